@@ -1,0 +1,241 @@
+//! Strict I-JSON input and RFC 8785 (JCS) canonical output (SPEC.md §2.1, §2.2).
+//!
+//! Every byte string that KEZ signs is the JCS form of a JSON value. Before a value is
+//! canonicalised it is parsed strictly: invalid UTF-8, duplicate member names, lone
+//! surrogates, numbers that do not fit an IEEE 754 double, nesting deeper than
+//! [`MAX_DEPTH`] and anything after the value other than whitespace are typed errors.
+
+use std::fmt;
+
+use serde::de::{self, DeserializeSeed, MapAccess, SeqAccess, Visitor};
+use serde_json::{Map, Number, Value};
+
+/// Deepest nesting of arrays and objects accepted by [`parse_strict`] (SPEC.md §2.1).
+pub const MAX_DEPTH: usize = 64;
+
+/// The largest integer magnitude that an IEEE 754 double holds exactly (2^53 - 1).
+pub const MAX_SAFE_INTEGER: u64 = (1 << 53) - 1;
+
+/// Why a byte string is not acceptable I-JSON (SPEC.md §2.1).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum JsonError {
+    /// The text is not JSON, or breaks an I-JSON rule; `line` and `column` are 1-based.
+    #[error("invalid JSON at line {line} column {column}: {message}")]
+    Syntax {
+        /// What was wrong, as the parser saw it.
+        message: String,
+        /// 1-based line of the offending byte.
+        line: usize,
+        /// 1-based column of the offending byte.
+        column: usize,
+    },
+    /// The value could not be put in canonical form.
+    #[error("value cannot be canonicalised: {0}")]
+    Canonicalise(String),
+}
+
+/// Parses `bytes` as a single strict I-JSON value (SPEC.md §2.1).
+///
+/// ```
+/// let v = kez_core::json::parse_strict(br#"{"b": 1, "a": [true, null]}"#).unwrap();
+/// assert_eq!(v["a"][0], true);
+/// assert!(kez_core::json::parse_strict(br#"{"a": 1, "a": 2}"#).is_err());
+/// ```
+pub fn parse_strict(bytes: &[u8]) -> Result<Value, JsonError> {
+    let mut de = serde_json::Deserializer::from_slice(bytes);
+    let value = StrictSeed { depth: 0 }
+        .deserialize(&mut de)
+        .map_err(syntax_error)?;
+    de.end().map_err(syntax_error)?;
+    Ok(value)
+}
+
+/// Returns the RFC 8785 canonical form of `value` (SPEC.md §2.2).
+pub fn canonicalize(value: &Value) -> Result<Vec<u8>, JsonError> {
+    serde_jcs::to_vec(value).map_err(|e| JsonError::Canonicalise(e.to_string()))
+}
+
+/// Parses `bytes` strictly and returns their canonical form.
+///
+/// ```
+/// let c = kez_core::json::canonicalize_bytes(b"{ \"b\": 2e0, \"a\": \"\\u00e9\" }").unwrap();
+/// assert_eq!(c, "{\"a\":\"é\",\"b\":2}".as_bytes());
+/// ```
+pub fn canonicalize_bytes(bytes: &[u8]) -> Result<Vec<u8>, JsonError> {
+    canonicalize(&parse_strict(bytes)?)
+}
+
+fn syntax_error(e: serde_json::Error) -> JsonError {
+    // serde_json appends " at line L column C" to its messages; keep the message clean.
+    let full = e.to_string();
+    let message = match full.rfind(" at line ") {
+        Some(i) => full[..i].to_string(),
+        None => full,
+    };
+    JsonError::Syntax {
+        message,
+        line: e.line(),
+        column: e.column(),
+    }
+}
+
+/// A [`DeserializeSeed`] that builds a [`Value`] and enforces the I-JSON rules.
+struct StrictSeed {
+    depth: usize,
+}
+
+impl<'de> DeserializeSeed<'de> for StrictSeed {
+    type Value = Value;
+
+    fn deserialize<D: de::Deserializer<'de>>(self, deserializer: D) -> Result<Value, D::Error> {
+        deserializer.deserialize_any(self)
+    }
+}
+
+impl StrictSeed {
+    fn nested<E: de::Error>(&self) -> Result<StrictSeed, E> {
+        if self.depth >= MAX_DEPTH {
+            return Err(E::custom(format!("nesting deeper than {MAX_DEPTH}")));
+        }
+        Ok(StrictSeed {
+            depth: self.depth + 1,
+        })
+    }
+}
+
+fn float_value<E: de::Error>(f: f64) -> Result<Value, E> {
+    Number::from_f64(f)
+        .map(Value::Number)
+        .ok_or_else(|| E::custom("number is not finite"))
+}
+
+impl<'de> Visitor<'de> for StrictSeed {
+    type Value = Value;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a JSON value")
+    }
+
+    fn visit_bool<E: de::Error>(self, v: bool) -> Result<Value, E> {
+        Ok(Value::Bool(v))
+    }
+
+    fn visit_i64<E: de::Error>(self, v: i64) -> Result<Value, E> {
+        if v.unsigned_abs() > MAX_SAFE_INTEGER {
+            // I-JSON numbers are IEEE doubles: keep the value a double so that its
+            // canonical form is the one RFC 8785 prescribes.
+            return float_value(v as f64);
+        }
+        Ok(Value::Number(v.into()))
+    }
+
+    fn visit_u64<E: de::Error>(self, v: u64) -> Result<Value, E> {
+        if v > MAX_SAFE_INTEGER {
+            return float_value(v as f64);
+        }
+        Ok(Value::Number(v.into()))
+    }
+
+    fn visit_f64<E: de::Error>(self, v: f64) -> Result<Value, E> {
+        float_value(v)
+    }
+
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<Value, E> {
+        Ok(Value::String(v.to_owned()))
+    }
+
+    fn visit_string<E: de::Error>(self, v: String) -> Result<Value, E> {
+        Ok(Value::String(v))
+    }
+
+    fn visit_unit<E: de::Error>(self) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
+        let mut items = Vec::new();
+        while let Some(item) = seq.next_element_seed(self.nested()?)? {
+            items.push(item);
+        }
+        Ok(Value::Array(items))
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
+        let mut members = Map::new();
+        while let Some(name) = map.next_key::<String>()? {
+            if members.contains_key(&name) {
+                return Err(de::Error::custom(format!("duplicate member name {name:?}")));
+            }
+            let value = map.next_value_seed(self.nested()?)?;
+            members.insert(name, value);
+        }
+        Ok(Value::Object(members))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn duplicate_member_is_rejected_with_its_name() {
+        let err = parse_strict(br#"{"a":1,"b":{"c":1,"c":2}}"#).unwrap_err();
+        assert!(
+            err.to_string().contains("duplicate member name \"c\""),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn lone_surrogate_is_rejected() {
+        assert!(parse_strict(br#""\ud800""#).is_err());
+        assert!(parse_strict(br#""\udc00x""#).is_err());
+        assert!(parse_strict(br#""\ud83d\ude00""#).is_ok());
+    }
+
+    #[test]
+    fn non_finite_number_is_rejected() {
+        assert!(parse_strict(b"1e400").is_err());
+        assert!(parse_strict(b"-1e400").is_err());
+        assert!(parse_strict(b"NaN").is_err());
+        assert!(parse_strict(b"Infinity").is_err());
+    }
+
+    #[test]
+    fn trailing_garbage_is_rejected_whitespace_is_not() {
+        assert!(parse_strict(b"{} x").is_err());
+        assert!(parse_strict(b"{}{}").is_err());
+        assert!(parse_strict(b" {} \n\t").is_ok());
+    }
+
+    #[test]
+    fn big_integers_canonicalise_as_doubles() {
+        assert_eq!(
+            canonicalize_bytes(b"9007199254740993").unwrap(),
+            b"9007199254740992"
+        );
+        assert_eq!(
+            canonicalize_bytes(b"-9007199254740993").unwrap(),
+            b"-9007199254740992"
+        );
+        assert_eq!(
+            canonicalize_bytes(b"9007199254740991").unwrap(),
+            b"9007199254740991"
+        );
+    }
+
+    #[test]
+    fn depth_limit_is_enforced() {
+        let deep = format!("{}{}", "[".repeat(MAX_DEPTH + 1), "]".repeat(MAX_DEPTH + 1));
+        assert!(parse_strict(deep.as_bytes()).is_err());
+        let ok = format!("{}{}", "[".repeat(MAX_DEPTH), "]".repeat(MAX_DEPTH));
+        assert!(parse_strict(ok.as_bytes()).is_ok());
+    }
+
+    #[test]
+    fn invalid_utf8_and_bom_are_rejected() {
+        assert!(parse_strict(b"\"\xff\"").is_err());
+        assert!(parse_strict(b"\xef\xbb\xbf{}").is_err());
+    }
+}
