@@ -10,6 +10,7 @@ pub mod identity;
 pub mod json;
 pub mod key;
 pub mod nostr_event;
+pub mod sigchain;
 
 pub use identity::{Identity, IdentityError};
 pub use key::{Algorithm, KeyError, PublicKey, SecretKey, Signature, SignatureError};
