@@ -194,10 +194,16 @@ pub(crate) fn integer_member(
         return Err(bad());
     };
     if let Some(u) = n.as_u64() {
-        return if u <= MAX_SAFE_INTEGER { Ok(Some(u)) } else { Err(bad()) };
+        return if u <= MAX_SAFE_INTEGER {
+            Ok(Some(u))
+        } else {
+            Err(bad())
+        };
     }
     match n.as_f64() {
-        Some(f) if f.fract() == 0.0 && (0.0..=MAX_SAFE_INTEGER as f64).contains(&f) => Ok(Some(f as u64)),
+        Some(f) if f.fract() == 0.0 && (0.0..=MAX_SAFE_INTEGER as f64).contains(&f) => {
+            Ok(Some(f as u64))
+        }
         _ => Err(bad()),
     }
 }
@@ -205,18 +211,26 @@ pub(crate) fn integer_member(
 pub(crate) fn check_version(object: &Map<String, Value>) -> Result<(), ClaimError> {
     let version = required_string(object, "kez")?;
     if version != PROTOCOL_VERSION {
-        return Err(ClaimError::UnsupportedVersion(version.chars().take(16).collect()));
+        return Err(ClaimError::UnsupportedVersion(
+            version.chars().take(16).collect(),
+        ));
     }
     Ok(())
 }
 
-pub(crate) fn parse_key_member(object: &Map<String, Value>, member: &'static str) -> Result<PublicKey, ClaimError> {
+pub(crate) fn parse_key_member(
+    object: &Map<String, Value>,
+    member: &'static str,
+) -> Result<PublicKey, ClaimError> {
     let text = required_string(object, member)?;
     let key = PublicKey::parse_canonical(text).map_err(ClaimError::Key)?;
     Ok(key)
 }
 
-pub(crate) fn parse_signature_member(object: &Map<String, Value>, member: &'static str) -> Result<Signature, ClaimError> {
+pub(crate) fn parse_signature_member(
+    object: &Map<String, Value>,
+    member: &'static str,
+) -> Result<Signature, ClaimError> {
     let text = required_string(object, member)?;
     Signature::from_hex(text).map_err(|_| ClaimError::Member {
         member,
@@ -261,16 +275,22 @@ impl Claim {
             });
         }
         let key = parse_key_member(&object, "key")?;
-        let created_at = integer_member(&object, "created_at")?.ok_or(ClaimError::Missing("created_at"))?;
+        let created_at =
+            integer_member(&object, "created_at")?.ok_or(ClaimError::Missing("created_at"))?;
         let expires_at = integer_member(&object, "expires_at")?;
         if let Some(expires_at) = expires_at {
             if expires_at <= created_at {
-                return Err(ClaimError::ExpiryBeforeCreation { created_at, expires_at });
+                return Err(ClaimError::ExpiryBeforeCreation {
+                    created_at,
+                    expires_at,
+                });
             }
         }
         if let Some(nonce) = string_member(&object, "nonce")? {
             let ok = (16..=64).contains(&nonce.len())
-                && nonce.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+                && nonce
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
             if !ok {
                 return Err(ClaimError::Member {
                     member: "nonce",
@@ -373,7 +393,8 @@ impl Claim {
 
     /// Checks the signature under the claim's own key (SPEC.md §4.2).
     pub fn verify_signature(&self) -> Result<(), SignatureError> {
-        self.key.verify_object(&self.signed_bytes(), &self.signature)
+        self.key
+            .verify_object(&self.signed_bytes(), &self.signature)
     }
 }
 
@@ -488,7 +509,8 @@ mod tests {
     #[test]
     fn whitespace_and_member_order_do_not_matter() {
         let claim = sample(Algorithm::Ed25519);
-        let pretty = serde_json::to_string_pretty(&Value::Object(claim.as_object().clone())).unwrap();
+        let pretty =
+            serde_json::to_string_pretty(&Value::Object(claim.as_object().clone())).unwrap();
         let again = Claim::from_json(pretty.as_bytes()).unwrap();
         assert_eq!(again.verify_signature(), Ok(()));
         assert_eq!(again.to_jcs(), claim.to_jcs());
@@ -499,7 +521,10 @@ mod tests {
         let mut object = sample(Algorithm::Ed25519).as_object().clone();
         object.insert("subject".into(), "github:Jason".into());
         let err = Claim::from_value(Value::Object(object)).unwrap_err();
-        assert!(matches!(err, ClaimError::SubjectNotCanonical { .. }), "{err}");
+        assert!(
+            matches!(err, ClaimError::SubjectNotCanonical { .. }),
+            "{err}"
+        );
     }
 
     #[test]
@@ -520,7 +545,9 @@ mod tests {
     fn wrong_version_is_unsupported_and_oversize_is_rejected() {
         let mut object = sample(Algorithm::Ed25519).as_object().clone();
         object.insert("kez".into(), "0.3".into());
-        assert!(Claim::from_value(Value::Object(object.clone())).unwrap_err().is_unsupported());
+        assert!(Claim::from_value(Value::Object(object.clone()))
+            .unwrap_err()
+            .is_unsupported());
         object.insert("kez".into(), "0.2".into());
         object.insert("pad".into(), "x".repeat(1000).into());
         object.insert("pad2".into(), "x".repeat(1000).into());

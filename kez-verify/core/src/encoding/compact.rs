@@ -135,12 +135,16 @@ pub fn inflate(text: &str) -> Result<Vec<u8>, CompactError> {
     let frame_len = zstd::zstd_safe::find_frame_compressed_size(&compressed)
         .map_err(|code| CompactError::Zstd(zstd::zstd_safe::get_error_name(code).to_string()))?;
     if frame_len != compressed.len() {
-        return Err(CompactError::TrailingData(compressed.len().saturating_sub(frame_len)));
+        return Err(CompactError::TrailingData(
+            compressed.len().saturating_sub(frame_len),
+        ));
     }
     let inflated = DECOMPRESSOR.with(|cell| {
         let mut slot = cell.borrow_mut();
         if slot.is_none() {
-            *slot = Some(zstd::bulk::Decompressor::new().map_err(|e| CompactError::Zstd(e.to_string()))?);
+            *slot = Some(
+                zstd::bulk::Decompressor::new().map_err(|e| CompactError::Zstd(e.to_string()))?,
+            );
         }
         match slot.as_mut() {
             Some(d) => d
@@ -184,7 +188,9 @@ mod tests {
         // 8 MiB of zeros declared in the header; zstd compresses it to a few hundred bytes.
         let huge = vec![0u8; 8 * 1024 * 1024];
         let text = encode_bytes(&huge);
-        assert!(matches!(inflate(&text), Err(CompactError::TooLarge { declared }) if declared == huge.len() as u64));
+        assert!(
+            matches!(inflate(&text), Err(CompactError::TooLarge { declared }) if declared == huge.len() as u64)
+        );
     }
 
     #[test]
@@ -199,13 +205,22 @@ mod tests {
     #[test]
     fn padding_stray_bits_and_trailing_frames_are_rejected() {
         let text = encode(&claim());
-        assert!(matches!(inflate(&format!("{text}=")), Err(CompactError::Base64(_))));
-        assert!(matches!(inflate(&format!("{text}+")), Err(CompactError::Base64(_))));
+        assert!(matches!(
+            inflate(&format!("{text}=")),
+            Err(CompactError::Base64(_))
+        ));
+        assert!(matches!(
+            inflate(&format!("{text}+")),
+            Err(CompactError::Base64(_))
+        ));
         let payload = BASE64URL.decode(&text[PREFIX.len()..]).unwrap();
         let mut doubled = payload.clone();
         doubled.extend_from_slice(&payload);
         let text2 = format!("{PREFIX}{}", BASE64URL.encode(doubled));
-        assert!(matches!(inflate(&text2), Err(CompactError::TrailingData(_))));
+        assert!(matches!(
+            inflate(&text2),
+            Err(CompactError::TrailingData(_))
+        ));
     }
 
     #[test]
@@ -214,7 +229,9 @@ mod tests {
         for cut in [1, 5, 20, text.len() - PREFIX.len() - 1] {
             assert!(decode(&text[..text.len() - cut]).is_err(), "cut {cut}");
         }
-        let pretty = serde_json::to_vec_pretty(&serde_json::Value::Object(claim().as_object().clone())).unwrap();
+        let pretty =
+            serde_json::to_vec_pretty(&serde_json::Value::Object(claim().as_object().clone()))
+                .unwrap();
         assert!(matches!(
             decode(&encode_bytes(&pretty)),
             Err(DecodeError::Compact(CompactError::NotCanonical))
@@ -223,7 +240,9 @@ mod tests {
 
     #[test]
     fn other_versions_are_unsupported() {
-        assert!(matches!(inflate("kez:z2:AAAA"), Err(CompactError::UnsupportedVersion(v)) if v == "z2"));
+        assert!(
+            matches!(inflate("kez:z2:AAAA"), Err(CompactError::UnsupportedVersion(v)) if v == "z2")
+        );
         assert_eq!(inflate("kex:z1:AAAA"), Err(CompactError::Prefix));
     }
 }

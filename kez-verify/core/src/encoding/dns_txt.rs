@@ -107,13 +107,19 @@ pub fn encode_zone_line(claim: &Claim) -> String {
     } else {
         OWNER_LABEL.to_string()
     };
-    format!("{owner} {DEFAULT_TTL} IN TXT {}\n", quote_strings(&encode_strings(claim)))
+    format!(
+        "{owner} {DEFAULT_TTL} IN TXT {}\n",
+        quote_strings(&encode_strings(claim))
+    )
 }
 
 /// Decodes one record given as its character-strings, as a resolver returns them.
 /// `None` means the record is not a KEZ record.
 pub fn decode_record<S: AsRef<[u8]>>(strings: &[S]) -> Option<Result<Claim, DecodeError>> {
-    let value: Vec<u8> = strings.iter().flat_map(|s| s.as_ref().iter().copied()).collect();
+    let value: Vec<u8> = strings
+        .iter()
+        .flat_map(|s| s.as_ref().iter().copied())
+        .collect();
     if !value.starts_with(b"kez:") {
         return None;
     }
@@ -182,7 +188,9 @@ pub fn parse_character_strings(rdata: &str, line: usize) -> Result<Vec<Vec<u8>>,
             if b == b'\\' {
                 let rest = &bytes[i + 1..];
                 if rest.len() >= 3 && rest[..3].iter().all(u8::is_ascii_digit) {
-                    let v = (rest[0] - b'0') as u32 * 100 + (rest[1] - b'0') as u32 * 10 + (rest[2] - b'0') as u32;
+                    let v = (rest[0] - b'0') as u32 * 100
+                        + (rest[1] - b'0') as u32 * 10
+                        + (rest[2] - b'0') as u32;
                     let v = u8::try_from(v).map_err(|_| TxtError::BadEscape { line })?;
                     s.push(v);
                     i += 4;
@@ -212,7 +220,9 @@ pub fn parse_character_strings(rdata: &str, line: usize) -> Result<Vec<Vec<u8>>,
 }
 
 /// Decodes every KEZ record in a presentation text of one record per line.
-pub fn decode_presentation(text: &str) -> Result<Vec<Located<Result<Claim, DecodeError>>>, DecodeError> {
+pub fn decode_presentation(
+    text: &str,
+) -> Result<Vec<Located<Result<Claim, DecodeError>>>, DecodeError> {
     let mut found = Vec::new();
     for (index, raw) in text.lines().enumerate() {
         let line = index + 1;
@@ -250,7 +260,10 @@ mod tests {
     fn zone_line_round_trips_and_splits_at_255() {
         let c = claim();
         let line = encode_zone_line(&c);
-        assert!(line.starts_with("_kez.example.com. 3600 IN TXT \""), "{line}");
+        assert!(
+            line.starts_with("_kez.example.com. 3600 IN TXT \""),
+            "{line}"
+        );
         let strings = encode_strings(&c);
         assert!(strings.len() >= 2, "claim should need more than one string");
         assert!(strings.iter().all(|s| s.len() <= 255));
@@ -280,10 +293,19 @@ mod tests {
             parse_character_strings(r#""a\"b" "\065\\" bare"#, 1).unwrap(),
             vec![b"a\"b".to_vec(), b"A\\".to_vec(), b"bare".to_vec()]
         );
-        assert_eq!(parse_character_strings("\"abc", 3), Err(TxtError::Unterminated { line: 3 }));
-        assert_eq!(parse_character_strings(r#""\256""#, 1), Err(TxtError::BadEscape { line: 1 }));
+        assert_eq!(
+            parse_character_strings("\"abc", 3),
+            Err(TxtError::Unterminated { line: 3 })
+        );
+        assert_eq!(
+            parse_character_strings(r#""\256""#, 1),
+            Err(TxtError::BadEscape { line: 1 })
+        );
         let long = format!("\"{}\"", "a".repeat(256));
-        assert!(matches!(parse_character_strings(&long, 1), Err(TxtError::StringTooLong { len: 256, .. })));
+        assert!(matches!(
+            parse_character_strings(&long, 1),
+            Err(TxtError::StringTooLong { len: 256, .. })
+        ));
         assert!(matches!(
             decode_presentation("_kez.example.com. IN A 1.2.3.4"),
             Err(DecodeError::Dns(TxtError::NotTxt { line: 1 }))
@@ -298,7 +320,10 @@ mod tests {
     fn strings_from_a_resolver_decode() {
         let c = claim();
         let strings = encode_strings(&c);
-        assert_eq!(decode_record(&strings).unwrap().unwrap().to_jcs(), c.to_jcs());
+        assert_eq!(
+            decode_record(&strings).unwrap().unwrap().to_jcs(),
+            c.to_jcs()
+        );
         assert!(decode_record(&[b"v=spf1".to_vec()]).is_none());
     }
 }

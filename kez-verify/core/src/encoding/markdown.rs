@@ -23,11 +23,11 @@ pub fn extract(document: &str) -> Vec<Located<String>> {
     let mut current: Option<(usize, String)> = None;
     for (event, range) in Parser::new(document).into_offset_iter() {
         match event {
-            Event::Start(Tag::CodeBlock(CodeBlockKind::Fenced(info))) => {
-                if info.split_whitespace().next() == Some("kez") {
-                    let line = document[..range.start].matches('\n').count() + 1;
-                    current = Some((line, String::new()));
-                }
+            Event::Start(Tag::CodeBlock(CodeBlockKind::Fenced(info)))
+                if info.split_whitespace().next() == Some("kez") =>
+            {
+                let line = document[..range.start].matches('\n').count() + 1;
+                current = Some((line, String::new()));
             }
             Event::Text(text) => {
                 if let Some((_, content)) = current.as_mut() {
@@ -103,7 +103,11 @@ mod tests {
     #[test]
     fn info_string_must_be_exactly_kez() {
         let a = claim("github:jason");
-        let doc = format!("```kezz\n{}\n```\n```KEZ\n{}\n```\n", String::from_utf8_lossy(a.to_jcs()), String::from_utf8_lossy(a.to_jcs()));
+        let doc = format!(
+            "```kezz\n{}\n```\n```KEZ\n{}\n```\n",
+            String::from_utf8_lossy(a.to_jcs()),
+            String::from_utf8_lossy(a.to_jcs())
+        );
         assert!(decode_all(&doc).is_empty());
     }
 

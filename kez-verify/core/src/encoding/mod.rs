@@ -31,7 +31,12 @@ pub enum Encoding {
 
 impl Encoding {
     /// All encodings, in SPEC.md order.
-    pub const ALL: [Encoding; 4] = [Encoding::Json, Encoding::Compact, Encoding::Markdown, Encoding::Dns];
+    pub const ALL: [Encoding; 4] = [
+        Encoding::Json,
+        Encoding::Compact,
+        Encoding::Markdown,
+        Encoding::Dns,
+    ];
 
     /// The encoding's name: `json`, `compact`, `markdown` or `dns`.
     pub fn name(self) -> &'static str {
@@ -133,7 +138,10 @@ pub fn detect(input: &[u8]) -> Result<Encoding, DecodeError> {
 
 /// Decodes every claim in `input` in the given encoding. JSON and compact inputs hold one
 /// claim; Markdown documents and TXT record sets may hold several, each decoded on its own.
-pub fn decode(input: &[u8], encoding: Encoding) -> Result<Vec<Located<Result<Claim, DecodeError>>>, DecodeError> {
+pub fn decode(
+    input: &[u8],
+    encoding: Encoding,
+) -> Result<Vec<Located<Result<Claim, DecodeError>>>, DecodeError> {
     let text = || std::str::from_utf8(input).map_err(|e| DecodeError::Utf8(e.valid_up_to()));
     match encoding {
         Encoding::Json => Ok(vec![Located {

@@ -36,7 +36,9 @@ impl Digest256 {
     /// Parses `sha256:<64 lowercase hex>`.
     pub fn parse(text: &str) -> Option<Self> {
         let hex = text.strip_prefix("sha256:")?;
-        crate::key::decode_hex::<32>("digest", hex).ok().map(Digest256)
+        crate::key::decode_hex::<32>("digest", hex)
+            .ok()
+            .map(Digest256)
     }
 }
 
@@ -177,7 +179,16 @@ pub enum LinkError {
 }
 
 const LINK_MEMBERS: [&str; 10] = [
-    "kez", "type", "seq", "prev", "signer", "op", "body", "created_at", "sig", "countersig",
+    "kez",
+    "type",
+    "seq",
+    "prev",
+    "signer",
+    "op",
+    "body",
+    "created_at",
+    "sig",
+    "countersig",
 ];
 
 /// A well-formed link whose signatures have not been checked yet.
@@ -194,7 +205,11 @@ pub struct Link {
     jcs: Vec<u8>,
 }
 
-fn body_key(body: &Map<String, Value>, op: &'static str, member: &'static str) -> Result<PublicKey, LinkError> {
+fn body_key(
+    body: &Map<String, Value>,
+    op: &'static str,
+    member: &'static str,
+) -> Result<PublicKey, LinkError> {
     parse_key_member(body, member).map_err(|e| LinkError::Body {
         op,
         reason: e.to_string(),
@@ -202,26 +217,45 @@ fn body_key(body: &Map<String, Value>, op: &'static str, member: &'static str) -
 }
 
 fn body_digest(body: &Map<String, Value>, op: &'static str) -> Result<Digest256, LinkError> {
-    let text = required_string(body, "claim").map_err(|e| LinkError::Body { op, reason: e.to_string() })?;
+    let text = required_string(body, "claim").map_err(|e| LinkError::Body {
+        op,
+        reason: e.to_string(),
+    })?;
     Digest256::parse(text).ok_or(LinkError::Body {
         op,
-        reason: format!("claim must be sha256:<64 lowercase hex>, found {:?}", text.chars().take(24).collect::<String>()),
+        reason: format!(
+            "claim must be sha256:<64 lowercase hex>, found {:?}",
+            text.chars().take(24).collect::<String>()
+        ),
     })
 }
 
 fn body_identity(body: &Map<String, Value>, op: &'static str) -> Result<Identity, LinkError> {
-    let text = required_string(body, "subject").map_err(|e| LinkError::Body { op, reason: e.to_string() })?;
-    let id = Identity::parse(text).map_err(|e| LinkError::Body { op, reason: e.to_string() })?;
+    let text = required_string(body, "subject").map_err(|e| LinkError::Body {
+        op,
+        reason: e.to_string(),
+    })?;
+    let id = Identity::parse(text).map_err(|e| LinkError::Body {
+        op,
+        reason: e.to_string(),
+    })?;
     if id.to_string() != text {
         return Err(LinkError::Body {
             op,
-            reason: format!("subject {text:?} is not canonical (expected {:?})", id.to_string()),
+            reason: format!(
+                "subject {text:?} is not canonical (expected {:?})",
+                id.to_string()
+            ),
         });
     }
     Ok(id)
 }
 
-fn only_members(body: &Map<String, Value>, op: &'static str, allowed: &[&str]) -> Result<(), LinkError> {
+fn only_members(
+    body: &Map<String, Value>,
+    op: &'static str,
+    allowed: &[&str],
+) -> Result<(), LinkError> {
     match body.keys().find(|k| !allowed.contains(&k.as_str())) {
         Some(k) => Err(LinkError::Body {
             op,
@@ -247,8 +281,12 @@ fn parse_op(name: &str, body: &Map<String, Value>) -> Result<Op, LinkError> {
         "revoke" => {
             only_members(body, "revoke", &["claim", "subject"])?;
             match (body.contains_key("claim"), body.contains_key("subject")) {
-                (true, false) => Ok(Op::Revoke(RevokeTarget::Claim(body_digest(body, "revoke")?))),
-                (false, true) => Ok(Op::Revoke(RevokeTarget::Subject(body_identity(body, "revoke")?))),
+                (true, false) => Ok(Op::Revoke(RevokeTarget::Claim(body_digest(
+                    body, "revoke",
+                )?))),
+                (false, true) => Ok(Op::Revoke(RevokeTarget::Subject(body_identity(
+                    body, "revoke",
+                )?))),
                 _ => Err(LinkError::Body {
                     op: "revoke",
                     reason: "exactly one of \"claim\" and \"subject\" is required".into(),
@@ -264,7 +302,10 @@ fn parse_op(name: &str, body: &Map<String, Value>) -> Result<Op, LinkError> {
         "add_device" => {
             only_members(body, "add_device", &["device", "name"])?;
             let name = string_member(body, "name")
-                .map_err(|e| LinkError::Body { op: "add_device", reason: e.to_string() })?
+                .map_err(|e| LinkError::Body {
+                    op: "add_device",
+                    reason: e.to_string(),
+                })?
                 .map(str::to_string);
             if name.as_ref().is_some_and(|n| n.is_empty() || n.len() > 64) {
                 return Err(LinkError::Body {
@@ -319,8 +360,14 @@ impl Link {
         let prev = match object.get("prev") {
             None => return Err(ClaimError::Missing("prev").into()),
             Some(Value::Null) => None,
-            Some(Value::String(s)) => Some(Digest256::parse(s).ok_or(LinkError::Prev("expected sha256:<64 lowercase hex> or null"))?),
-            Some(_) => return Err(LinkError::Prev("expected sha256:<64 lowercase hex> or null")),
+            Some(Value::String(s)) => Some(Digest256::parse(s).ok_or(LinkError::Prev(
+                "expected sha256:<64 lowercase hex> or null",
+            ))?),
+            Some(_) => {
+                return Err(LinkError::Prev(
+                    "expected sha256:<64 lowercase hex> or null",
+                ))
+            }
         };
         match (seq, prev) {
             (0, Some(_)) => return Err(LinkError::Prev("must be null at seq 0")),
@@ -331,11 +378,17 @@ impl Link {
         let op_name = required_string(&object, "op")?;
         let body = match object.get("body") {
             Some(Value::Object(b)) => b,
-            Some(_) => return Err(LinkError::Body { op: "link", reason: "body must be an object".into() }),
+            Some(_) => {
+                return Err(LinkError::Body {
+                    op: "link",
+                    reason: "body must be an object".into(),
+                })
+            }
             None => return Err(ClaimError::Missing("body").into()),
         };
         let op = parse_op(op_name, body)?;
-        let created_at = integer_member(&object, "created_at")?.ok_or(ClaimError::Missing("created_at"))?;
+        let created_at =
+            integer_member(&object, "created_at")?.ok_or(ClaimError::Missing("created_at"))?;
         let sig = parse_signature_member(&object, "sig")?;
         let countersig = if object.contains_key("countersig") {
             Some(parse_signature_member(&object, "countersig")?)
@@ -343,7 +396,11 @@ impl Link {
             None
         };
         match (&op, countersig.is_some()) {
-            (Op::Rotate { .. }, false) => return Err(LinkError::Countersig("rotate must be countersigned by the new key")),
+            (Op::Rotate { .. }, false) => {
+                return Err(LinkError::Countersig(
+                    "rotate must be countersigned by the new key",
+                ))
+            }
             (Op::Rotate { .. }, true) | (_, false) => {}
             (_, true) => return Err(LinkError::Countersig("only rotate links carry one")),
         }
@@ -451,7 +508,12 @@ impl LinkBuilder {
 
     /// A link at an explicit position (for tests and tools that build bad chains).
     pub fn at(seq: u64, prev: Option<Digest256>, op: Op, created_at: u64) -> Self {
-        Self { seq, prev, op, created_at }
+        Self {
+            seq,
+            prev,
+            op,
+            created_at,
+        }
     }
 
     /// Signs with `signer`, and for `rotate` countersigns with `new_key`. The result is
@@ -469,11 +531,18 @@ impl LinkBuilder {
         object.insert("op".into(), self.op.name().into());
         object.insert("body".into(), Value::Object(self.op.body()));
         object.insert("created_at".into(), self.created_at.into());
-        let signed = json::canonicalize(&Value::Object(object.clone())).map_err(ClaimError::from)?;
+        let signed =
+            json::canonicalize(&Value::Object(object.clone())).map_err(ClaimError::from)?;
         if let Some(new_key) = new_key {
-            object.insert("countersig".into(), new_key.sign_object(&signed, None).to_hex().into());
+            object.insert(
+                "countersig".into(),
+                new_key.sign_object(&signed, None).to_hex().into(),
+            );
         }
-        object.insert("sig".into(), signer.sign_object(&signed, None).to_hex().into());
+        object.insert(
+            "sig".into(),
+            signer.sign_object(&signed, None).to_hex().into(),
+        );
         Self::check(object)
     }
 

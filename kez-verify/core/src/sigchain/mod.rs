@@ -107,8 +107,8 @@ pub enum ChainError {
         seq: u64,
         /// The op.
         op: &'static str,
-        /// The signer.
-        signer: PublicKey,
+        /// The signer, in canonical text form.
+        signer: String,
         /// Why not.
         reason: &'static str,
     },
@@ -118,8 +118,8 @@ pub enum ChainError {
     KeyUse {
         /// The link's seq.
         seq: u64,
-        /// The key.
-        key: PublicKey,
+        /// The key, in canonical text form.
+        key: String,
         /// What is wrong.
         reason: &'static str,
     },
@@ -140,7 +140,9 @@ impl ChainError {
     pub fn kind(&self) -> ChainErrorKind {
         match self {
             ChainError::Fork { .. } => ChainErrorKind::Fork,
-            ChainError::Signature { .. } | ChainError::Unauthorised { .. } => ChainErrorKind::BadSignature,
+            ChainError::Signature { .. } | ChainError::Unauthorised { .. } => {
+                ChainErrorKind::BadSignature
+            }
             _ => ChainErrorKind::Malformed,
         }
     }
@@ -246,7 +248,10 @@ impl ChainVerifier {
         if line.len() >= MAX_LINE_BYTES {
             return Err(ChainError::LineTooLong { line: line_no });
         }
-        let link = Link::parse_line(line).map_err(|error| ChainError::Link { line: line_no, error })?;
+        let link = Link::parse_line(line).map_err(|error| ChainError::Link {
+            line: line_no,
+            error,
+        })?;
         self.push(link, line_no)
     }
 
@@ -288,7 +293,10 @@ impl ChainVerifier {
         let keys_seen_before = self.keys_seen.len();
         check_authority(&link, &authority_before, &self.keys_seen)?;
         link.verify_signatures()
-            .map_err(|reason| ChainError::Signature { seq: link.seq(), reason })?;
+            .map_err(|reason| ChainError::Signature {
+                seq: link.seq(),
+                reason,
+            })?;
         if let Some(as_of) = self.as_of {
             if link.created_at() > as_of && self.snapshot.is_none() {
                 self.snapshot = Some(self.state.clone());
@@ -321,10 +329,18 @@ impl ChainVerifier {
         if link.hash() == head.hash || link.prev() != head.prev {
             return seq_error;
         }
-        if head.previous_created_at.is_some_and(|t| link.created_at() < t) {
+        if head
+            .previous_created_at
+            .is_some_and(|t| link.created_at() < t)
+        {
             return seq_error;
         }
-        let valid = check_authority(link, &head.authority_before, &self.keys_seen[..head.keys_seen_before]).is_ok()
+        let valid = check_authority(
+            link,
+            &head.authority_before,
+            &self.keys_seen[..head.keys_seen_before],
+        )
+        .is_ok()
             && link.verify_signatures().is_ok();
         if valid {
             ChainError::Fork {
@@ -352,7 +368,11 @@ impl ChainVerifier {
         let state = &mut self.state;
         match link.op() {
             Op::Init => {
-                state.primaries.push(KeyPeriod { key: *link.signer(), from: point, until: None });
+                state.primaries.push(KeyPeriod {
+                    key: *link.signer(),
+                    from: point,
+                    until: None,
+                });
                 self.keys_seen.push(*link.signer());
             }
             Op::Add { claim, subject } => {
@@ -361,7 +381,12 @@ impl ChainVerifier {
                     let revoked = state.revoked_unbound.remove(claim);
                     state.claims.insert(
                         *claim,
-                        ClaimEntry { subject: subject.clone(), added: point, revoked },
+                        ClaimEntry {
+                            subject: subject.clone(),
+                            added: point,
+                            revoked,
+                            revoked_by_subject: false,
+                        },
                     );
                 }
             }
@@ -376,6 +401,7 @@ impl ChainVerifier {
                 for entry in state.claims.values_mut() {
                     if &entry.subject == subject && entry.revoked.is_none() {
                         entry.revoked = Some(point);
+                        entry.revoked_by_subject = true;
                     }
                 }
             }
@@ -383,15 +409,27 @@ impl ChainVerifier {
                 if let Some(current) = state.primaries.last_mut() {
                     current.until = Some(point);
                 }
-                state.primaries.push(KeyPeriod { key: *new_key, from: point, until: None });
+                state.primaries.push(KeyPeriod {
+                    key: *new_key,
+                    from: point,
+                    until: None,
+                });
                 self.keys_seen.push(*new_key);
             }
             Op::AddDevice { device, .. } => {
-                state.devices.push(KeyPeriod { key: *device, from: point, until: None });
+                state.devices.push(KeyPeriod {
+                    key: *device,
+                    from: point,
+                    until: None,
+                });
                 self.keys_seen.push(*device);
             }
             Op::RevokeDevice { device } => {
-                if let Some(d) = state.devices.iter_mut().find(|d| &d.key == device && d.until.is_none()) {
+                if let Some(d) = state
+                    .devices
+                    .iter_mut()
+                    .find(|d| &d.key == device && d.until.is_none())
+                {
                     d.until = Some(point);
                 }
             }
@@ -414,7 +452,11 @@ impl ChainVerifier {
     }
 }
 
-fn check_authority(link: &Link, authority: &Authority, keys_seen: &[PublicKey]) -> Result<(), ChainError> {
+fn check_authority(
+    link: &Link,
+    authority: &Authority,
+    keys_seen: &[PublicKey],
+) -> Result<(), ChainError> {
     let seq = link.seq();
     let signer = link.signer();
     let is_primary = authority.primary.as_ref() == Some(signer);
@@ -422,19 +464,29 @@ fn check_authority(link: &Link, authority: &Authority, keys_seen: &[PublicKey]) 
     let unauthorised = |reason| ChainError::Unauthorised {
         seq,
         op: link.op().name(),
-        signer: *signer,
+        signer: signer.to_string(),
         reason,
     };
     match link.op() {
         Op::Init => {
             if seq != 0 {
-                return Err(ChainError::Init { seq, reason: "init is only allowed at seq 0" });
+                return Err(ChainError::Init {
+                    seq,
+                    reason: "init is only allowed at seq 0",
+                });
             }
         }
-        _ if seq == 0 => return Err(ChainError::Init { seq, reason: "the first link must be init" }),
+        _ if seq == 0 => {
+            return Err(ChainError::Init {
+                seq,
+                reason: "the first link must be init",
+            })
+        }
         Op::Add { .. } | Op::Revoke(_) => {
             if !is_primary && !is_device {
-                return Err(unauthorised("only the primary key or an active device key may"));
+                return Err(unauthorised(
+                    "only the primary key or an active device key may",
+                ));
             }
         }
         Op::Rotate { new_key } => {
@@ -442,7 +494,11 @@ fn check_authority(link: &Link, authority: &Authority, keys_seen: &[PublicKey]) 
                 return Err(unauthorised("only the primary key may"));
             }
             if keys_seen.contains(new_key) {
-                return Err(ChainError::KeyUse { seq, key: *new_key, reason: "the new key was already used in this chain" });
+                return Err(ChainError::KeyUse {
+                    seq,
+                    key: new_key.to_string(),
+                    reason: "the new key was already used in this chain",
+                });
             }
         }
         Op::AddDevice { device, .. } => {
@@ -450,7 +506,11 @@ fn check_authority(link: &Link, authority: &Authority, keys_seen: &[PublicKey]) 
                 return Err(unauthorised("only the primary key may"));
             }
             if keys_seen.contains(device) {
-                return Err(ChainError::KeyUse { seq, key: *device, reason: "the device key was already used in this chain" });
+                return Err(ChainError::KeyUse {
+                    seq,
+                    key: device.to_string(),
+                    reason: "the device key was already used in this chain",
+                });
             }
         }
         Op::RevokeDevice { device } => {
@@ -458,7 +518,11 @@ fn check_authority(link: &Link, authority: &Authority, keys_seen: &[PublicKey]) 
                 return Err(unauthorised("only the primary key may"));
             }
             if !authority.devices.contains(device) {
-                return Err(ChainError::KeyUse { seq, key: *device, reason: "the device is not active" });
+                return Err(ChainError::KeyUse {
+                    seq,
+                    key: device.to_string(),
+                    reason: "the device is not active",
+                });
             }
         }
     }
@@ -466,7 +530,11 @@ fn check_authority(link: &Link, authority: &Authority, keys_seen: &[PublicKey]) 
 }
 
 /// Verifies a whole JSONL chain held in memory (SPEC.md §7.3).
-pub fn verify_jsonl(bytes: &[u8], track: Track, as_of: Option<u64>) -> Result<VerifiedChain, ChainError> {
+pub fn verify_jsonl(
+    bytes: &[u8],
+    track: Track,
+    as_of: Option<u64>,
+) -> Result<VerifiedChain, ChainError> {
     let mut verifier = ChainVerifier::new(track, as_of);
     for item in JsonlLines::new(bytes) {
         let line = item?;
@@ -485,7 +553,10 @@ pub struct JsonlLines<'a> {
 impl<'a> JsonlLines<'a> {
     /// Iterates over the lines of `bytes`.
     pub fn new(bytes: &'a [u8]) -> Self {
-        Self { rest: bytes, line: 0 }
+        Self {
+            rest: bytes,
+            line: 0,
+        }
     }
 }
 

@@ -35,6 +35,8 @@ pub struct ClaimEntry {
     pub added: ChainPoint,
     /// The first link that revoked it, if any.
     pub revoked: Option<ChainPoint>,
+    /// True when that link revoked every claim of the subject rather than this one.
+    pub revoked_by_subject: bool,
 }
 
 /// Which claims a verifier keeps state for (SPEC.md §7.5).
@@ -92,7 +94,10 @@ impl ChainState {
 
     /// Device keys that are active now.
     pub fn active_devices(&self) -> impl Iterator<Item = &PublicKey> {
-        self.devices.iter().filter(|d| d.until.is_none()).map(|d| &d.key)
+        self.devices
+            .iter()
+            .filter(|d| d.until.is_none())
+            .map(|d| &d.key)
     }
 
     /// The claims bound to the chain (all of them, or the tracked ones).

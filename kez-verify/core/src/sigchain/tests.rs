@@ -28,11 +28,21 @@ struct Built {
 
 impl Built {
     fn new(primary: &SecretKey) -> Self {
-        Self { links: vec![LinkBuilder::init(T0).sign(primary, None).unwrap()] }
+        Self {
+            links: vec![LinkBuilder::init(T0).sign(primary, None).unwrap()],
+        }
     }
 
-    fn push(&mut self, op: Op, at: u64, signer: &SecretKey, counter: Option<&SecretKey>) -> &mut Self {
-        let link = LinkBuilder::after(self.links.last().unwrap(), op, at).sign(signer, counter).unwrap();
+    fn push(
+        &mut self,
+        op: Op,
+        at: u64,
+        signer: &SecretKey,
+        counter: Option<&SecretKey>,
+    ) -> &mut Self {
+        let link = LinkBuilder::after(self.links.last().unwrap(), op, at)
+            .sign(signer, counter)
+            .unwrap();
         self.links.push(link);
         self
     }
@@ -54,14 +64,35 @@ fn three_link_chain_verifies_for_both_suites() {
         let c = claim(&primary, "github:jason");
         let mut chain = Built::new(&primary);
         chain.push(add(&c), T0 + 20, &primary, None);
-        chain.push(Op::Revoke(RevokeTarget::Claim(Digest256::parse(&c.id()).unwrap())), T0 + 30, &primary, None);
+        chain.push(
+            Op::Revoke(RevokeTarget::Claim(Digest256::parse(&c.id()).unwrap())),
+            T0 + 30,
+            &primary,
+            None,
+        );
         let verified = verify_jsonl(&chain.jsonl(), Track::All, None).unwrap();
         assert_eq!(verified.length(), 3);
-        let entry = verified.state().claim(&Digest256::parse(&c.id()).unwrap()).unwrap();
-        assert_eq!(entry.revoked, Some(ChainPoint { seq: 2, at: T0 + 30 }));
+        let entry = verified
+            .state()
+            .claim(&Digest256::parse(&c.id()).unwrap())
+            .unwrap();
+        assert_eq!(
+            entry.revoked,
+            Some(ChainPoint {
+                seq: 2,
+                at: T0 + 30
+            })
+        );
         // As of a time before the revocation, the claim is live.
         let earlier = verify_jsonl(&chain.jsonl(), Track::All, Some(T0 + 25)).unwrap();
-        assert_eq!(earlier.state().claim(&Digest256::parse(&c.id()).unwrap()).unwrap().revoked, None);
+        assert_eq!(
+            earlier
+                .state()
+                .claim(&Digest256::parse(&c.id()).unwrap())
+                .unwrap()
+                .revoked,
+            None
+        );
         assert_eq!(earlier.length(), 3, "later links are still verified");
     }
 }
@@ -83,14 +114,40 @@ fn reordered_removed_and_duplicated_links_are_detected() {
         }
         v
     };
-    assert!(matches!(verify_jsonl(&join(&[lines[0], lines[2], lines[1], lines[3]]), Track::All, None), Err(ChainError::Seq { .. })));
-    assert!(matches!(verify_jsonl(&join(&[lines[0], lines[1], lines[3]]), Track::All, None), Err(ChainError::Seq { .. })));
-    assert!(matches!(verify_jsonl(&join(&[lines[0], lines[1], lines[1], lines[2]]), Track::All, None), Err(ChainError::Seq { .. })));
-    assert!(matches!(verify_jsonl(&join(&[lines[1], lines[2]]), Track::All, None), Err(ChainError::Seq { .. })));
+    assert!(matches!(
+        verify_jsonl(
+            &join(&[lines[0], lines[2], lines[1], lines[3]]),
+            Track::All,
+            None
+        ),
+        Err(ChainError::Seq { .. })
+    ));
+    assert!(matches!(
+        verify_jsonl(&join(&[lines[0], lines[1], lines[3]]), Track::All, None),
+        Err(ChainError::Seq { .. })
+    ));
+    assert!(matches!(
+        verify_jsonl(
+            &join(&[lines[0], lines[1], lines[1], lines[2]]),
+            Track::All,
+            None
+        ),
+        Err(ChainError::Seq { .. })
+    ));
+    assert!(matches!(
+        verify_jsonl(&join(&[lines[1], lines[2]]), Track::All, None),
+        Err(ChainError::Seq { .. })
+    ));
     let mut truncated = chain.jsonl();
     truncated.pop();
-    assert!(matches!(verify_jsonl(&truncated, Track::All, None), Err(ChainError::MissingNewline { line: 4 })));
-    assert!(matches!(verify_jsonl(b"", Track::All, None), Err(ChainError::Empty)));
+    assert!(matches!(
+        verify_jsonl(&truncated, Track::All, None),
+        Err(ChainError::MissingNewline { line: 4 })
+    ));
+    assert!(matches!(
+        verify_jsonl(b"", Track::All, None),
+        Err(ChainError::Empty)
+    ));
 }
 
 #[test]
@@ -108,7 +165,10 @@ fn tampered_link_fails_its_signature_and_breaks_prev() {
     let non_canonical = text.replacen("{\"body\"", "{ \"body\"", 1);
     assert!(matches!(
         verify_jsonl(non_canonical.as_bytes(), Track::All, None),
-        Err(ChainError::Link { line: 1, error: LinkError::NotCanonical })
+        Err(ChainError::Link {
+            line: 1,
+            error: LinkError::NotCanonical
+        })
     ));
 }
 
@@ -119,25 +179,65 @@ fn who_may_sign_what() {
     let stranger = key(3, Algorithm::Bip340);
     let c = claim(&primary, "github:jason");
     let mut chain = Built::new(&primary);
-    chain.push(Op::AddDevice { device: device.public_key(), name: Some("laptop".into()) }, T0 + 1, &primary, None);
+    chain.push(
+        Op::AddDevice {
+            device: device.public_key(),
+            name: Some("laptop".into()),
+        },
+        T0 + 1,
+        &primary,
+        None,
+    );
     chain.push(add(&c), T0 + 2, &device, None);
-    assert!(verify_jsonl(&chain.jsonl(), Track::All, None).is_ok(), "devices may add");
+    assert!(
+        verify_jsonl(&chain.jsonl(), Track::All, None).is_ok(),
+        "devices may add"
+    );
     // A device may not add devices or rotate.
-    let bad = LinkBuilder::after(chain.links.last().unwrap(), Op::AddDevice { device: stranger.public_key(), name: None }, T0 + 3)
-        .sign(&device, None)
-        .unwrap();
-    let mut v = Built { links: chain.links.clone() };
+    let bad = LinkBuilder::after(
+        chain.links.last().unwrap(),
+        Op::AddDevice {
+            device: stranger.public_key(),
+            name: None,
+        },
+        T0 + 3,
+    )
+    .sign(&device, None)
+    .unwrap();
+    let mut v = Built {
+        links: chain.links.clone(),
+    };
     v.links.push(bad);
-    assert!(matches!(verify_jsonl(&v.jsonl(), Track::All, None), Err(ChainError::Unauthorised { seq: 3, .. })));
+    assert!(matches!(
+        verify_jsonl(&v.jsonl(), Track::All, None),
+        Err(ChainError::Unauthorised { seq: 3, .. })
+    ));
     // A stranger may not add.
-    let mut s = Built { links: chain.links.clone() };
+    let mut s = Built {
+        links: chain.links.clone(),
+    };
     s.push(add(&c), T0 + 3, &stranger, None);
-    assert!(matches!(verify_jsonl(&s.jsonl(), Track::All, None), Err(ChainError::Unauthorised { .. })));
+    assert!(matches!(
+        verify_jsonl(&s.jsonl(), Track::All, None),
+        Err(ChainError::Unauthorised { .. })
+    ));
     // A revoked device may no longer add.
-    let mut r = Built { links: chain.links.clone() };
-    r.push(Op::RevokeDevice { device: device.public_key() }, T0 + 4, &primary, None);
+    let mut r = Built {
+        links: chain.links.clone(),
+    };
+    r.push(
+        Op::RevokeDevice {
+            device: device.public_key(),
+        },
+        T0 + 4,
+        &primary,
+        None,
+    );
     r.push(add(&c), T0 + 5, &device, None);
-    assert!(matches!(verify_jsonl(&r.jsonl(), Track::All, None), Err(ChainError::Unauthorised { seq: 4, .. })));
+    assert!(matches!(
+        verify_jsonl(&r.jsonl(), Track::All, None),
+        Err(ChainError::Unauthorised { seq: 4, .. })
+    ));
 }
 
 #[test]
@@ -145,68 +245,152 @@ fn rotation_needs_both_signatures_and_moves_authority() {
     let old = key(1, Algorithm::Ed25519);
     let new = key(4, Algorithm::Bip340);
     let mut chain = Built::new(&old);
-    chain.push(Op::Rotate { new_key: new.public_key() }, T0 + 5, &old, Some(&new));
+    chain.push(
+        Op::Rotate {
+            new_key: new.public_key(),
+        },
+        T0 + 5,
+        &old,
+        Some(&new),
+    );
     let verified = verify_jsonl(&chain.jsonl(), Track::All, None).unwrap();
     assert_eq!(verified.state().primary(), Some(&new.public_key()));
     assert_eq!(verified.state().root(), Some(&old.public_key()));
-    assert_eq!(verified.state().primaries()[0].until, Some(ChainPoint { seq: 1, at: T0 + 5 }));
+    assert_eq!(
+        verified.state().primaries()[0].until,
+        Some(ChainPoint { seq: 1, at: T0 + 5 })
+    );
     // The old key may no longer sign.
-    let mut after = Built { links: chain.links.clone() };
+    let mut after = Built {
+        links: chain.links.clone(),
+    };
     after.push(add(&claim(&old, "github:jason")), T0 + 6, &old, None);
-    assert!(matches!(verify_jsonl(&after.jsonl(), Track::All, None), Err(ChainError::Unauthorised { .. })));
+    assert!(matches!(
+        verify_jsonl(&after.jsonl(), Track::All, None),
+        Err(ChainError::Unauthorised { .. })
+    ));
     // A countersignature by the wrong key fails.
     let wrong = key(5, Algorithm::Ed25519);
     let mut bad = Built::new(&old);
-    bad.push(Op::Rotate { new_key: new.public_key() }, T0 + 5, &old, Some(&wrong));
-    assert!(matches!(verify_jsonl(&bad.jsonl(), Track::All, None), Err(ChainError::Signature { seq: 1, .. })));
+    bad.push(
+        Op::Rotate {
+            new_key: new.public_key(),
+        },
+        T0 + 5,
+        &old,
+        Some(&wrong),
+    );
+    assert!(matches!(
+        verify_jsonl(&bad.jsonl(), Track::All, None),
+        Err(ChainError::Signature { seq: 1, .. })
+    ));
     // Rotating back to a used key is refused.
-    let mut back = Built { links: chain.links.clone() };
-    back.push(Op::Rotate { new_key: old.public_key() }, T0 + 7, &new, Some(&old));
-    assert!(matches!(verify_jsonl(&back.jsonl(), Track::All, None), Err(ChainError::KeyUse { .. })));
+    let mut back = Built {
+        links: chain.links.clone(),
+    };
+    back.push(
+        Op::Rotate {
+            new_key: old.public_key(),
+        },
+        T0 + 7,
+        &new,
+        Some(&old),
+    );
+    assert!(matches!(
+        verify_jsonl(&back.jsonl(), Track::All, None),
+        Err(ChainError::KeyUse { .. })
+    ));
 }
 
 #[test]
 fn two_valid_links_at_one_seq_are_a_fork() {
     let primary = key(1, Algorithm::Ed25519);
     let base = Built::new(&primary);
-    let a = LinkBuilder::after(&base.links[0], add(&claim(&primary, "github:a")), T0 + 1).sign(&primary, None).unwrap();
-    let b = LinkBuilder::after(&base.links[0], add(&claim(&primary, "github:b")), T0 + 1).sign(&primary, None).unwrap();
-    let forked = Built { links: vec![base.links[0].clone(), a.clone(), b.clone()] };
+    let a = LinkBuilder::after(&base.links[0], add(&claim(&primary, "github:a")), T0 + 1)
+        .sign(&primary, None)
+        .unwrap();
+    let b = LinkBuilder::after(&base.links[0], add(&claim(&primary, "github:b")), T0 + 1)
+        .sign(&primary, None)
+        .unwrap();
+    let forked = Built {
+        links: vec![base.links[0].clone(), a.clone(), b.clone()],
+    };
     assert!(matches!(
         verify_jsonl(&forked.jsonl(), Track::All, None),
         Err(ChainError::Fork { seq: 1, .. })
     ));
     // The same shape with an invalid second link is a sequence error, not a fork.
     let stranger = key(9, Algorithm::Ed25519);
-    let c = LinkBuilder::after(&base.links[0], add(&claim(&primary, "github:c")), T0 + 1).sign(&stranger, None).unwrap();
-    let bad = Built { links: vec![base.links[0].clone(), a.clone(), c] };
-    assert!(matches!(verify_jsonl(&bad.jsonl(), Track::All, None), Err(ChainError::Seq { .. })));
+    let c = LinkBuilder::after(&base.links[0], add(&claim(&primary, "github:c")), T0 + 1)
+        .sign(&stranger, None)
+        .unwrap();
+    let bad = Built {
+        links: vec![base.links[0].clone(), a.clone(), c],
+    };
+    assert!(matches!(
+        verify_jsonl(&bad.jsonl(), Track::All, None),
+        Err(ChainError::Seq { .. })
+    ));
     // Two copies that diverge are a fork; a prefix is not.
-    let copy_a = Built { links: vec![base.links[0].clone(), a] };
-    let copy_b = Built { links: vec![base.links[0].clone(), b] };
+    let copy_a = Built {
+        links: vec![base.links[0].clone(), a],
+    };
+    let copy_b = Built {
+        links: vec![base.links[0].clone(), b],
+    };
     let (ja, jb) = (copy_a.jsonl(), copy_b.jsonl());
-    assert!(matches!(compare_copies(JsonlLines::new(&ja), JsonlLines::new(&jb)), Err(ChainError::Fork { seq: 1, .. })));
+    assert!(matches!(
+        compare_copies(JsonlLines::new(&ja), JsonlLines::new(&jb)),
+        Err(ChainError::Fork { seq: 1, .. })
+    ));
     let prefix = base.jsonl();
-    assert_eq!(compare_copies(JsonlLines::new(&prefix), JsonlLines::new(&ja)), Ok(Comparison::FirstIsPrefix));
-    assert_eq!(compare_copies(JsonlLines::new(&ja), JsonlLines::new(&prefix)), Ok(Comparison::SecondIsPrefix));
-    assert_eq!(compare_copies(JsonlLines::new(&ja), JsonlLines::new(&ja)), Ok(Comparison::Identical));
+    assert_eq!(
+        compare_copies(JsonlLines::new(&prefix), JsonlLines::new(&ja)),
+        Ok(Comparison::FirstIsPrefix)
+    );
+    assert_eq!(
+        compare_copies(JsonlLines::new(&ja), JsonlLines::new(&prefix)),
+        Ok(Comparison::SecondIsPrefix)
+    );
+    assert_eq!(
+        compare_copies(JsonlLines::new(&ja), JsonlLines::new(&ja)),
+        Ok(Comparison::Identical)
+    );
 }
 
 #[test]
 fn subject_revocation_and_revocation_before_add() {
     let primary = key(1, Algorithm::Ed25519);
     let c1 = claim(&primary, "github:jason");
-    let c2 = ClaimBuilder::new("github:jason".parse().unwrap(), T0 + 50).sign(&primary, None).unwrap();
+    let c2 = ClaimBuilder::new("github:jason".parse().unwrap(), T0 + 50)
+        .sign(&primary, None)
+        .unwrap();
     let id1 = Digest256::parse(&c1.id()).unwrap();
     let id2 = Digest256::parse(&c2.id()).unwrap();
     let mut chain = Built::new(&primary);
     chain.push(add(&c1), T0 + 20, &primary, None);
-    chain.push(Op::Revoke(RevokeTarget::Subject("github:jason".parse().unwrap())), T0 + 30, &primary, None);
-    chain.push(Op::Revoke(RevokeTarget::Claim(id2)), T0 + 40, &primary, None);
+    chain.push(
+        Op::Revoke(RevokeTarget::Subject("github:jason".parse().unwrap())),
+        T0 + 30,
+        &primary,
+        None,
+    );
+    chain.push(
+        Op::Revoke(RevokeTarget::Claim(id2)),
+        T0 + 40,
+        &primary,
+        None,
+    );
     chain.push(add(&c2), T0 + 60, &primary, None);
     let v = verify_jsonl(&chain.jsonl(), Track::All, None).unwrap();
-    assert_eq!(v.state().claim(&id1).unwrap().revoked.map(|p| p.seq), Some(2));
-    assert_eq!(v.state().claim(&id2).unwrap().revoked.map(|p| p.seq), Some(3));
+    assert_eq!(
+        v.state().claim(&id1).unwrap().revoked.map(|p| p.seq),
+        Some(2)
+    );
+    assert_eq!(
+        v.state().claim(&id2).unwrap().revoked.map(|p| p.seq),
+        Some(3)
+    );
 }
 
 #[test]
@@ -229,10 +413,23 @@ fn tracking_some_claims_keeps_only_those() {
 fn time_may_not_go_back_and_init_only_first() {
     let primary = key(1, Algorithm::Ed25519);
     let mut chain = Built::new(&primary);
-    chain.push(add(&claim(&primary, "github:jason")), T0 - 1, &primary, None);
-    assert!(matches!(verify_jsonl(&chain.jsonl(), Track::All, None), Err(ChainError::TimeWentBack { seq: 1, .. })));
+    chain.push(
+        add(&claim(&primary, "github:jason")),
+        T0 - 1,
+        &primary,
+        None,
+    );
+    assert!(matches!(
+        verify_jsonl(&chain.jsonl(), Track::All, None),
+        Err(ChainError::TimeWentBack { seq: 1, .. })
+    ));
     let mut again = Built::new(&primary);
-    let second_init = LinkBuilder::at(1, Some(again.links[0].hash()), Op::Init, T0).sign(&primary, None).unwrap();
+    let second_init = LinkBuilder::at(1, Some(again.links[0].hash()), Op::Init, T0)
+        .sign(&primary, None)
+        .unwrap();
     again.links.push(second_init);
-    assert!(matches!(verify_jsonl(&again.jsonl(), Track::All, None), Err(ChainError::Init { seq: 1, .. })));
+    assert!(matches!(
+        verify_jsonl(&again.jsonl(), Track::All, None),
+        Err(ChainError::Init { seq: 1, .. })
+    ));
 }

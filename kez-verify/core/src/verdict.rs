@@ -1,0 +1,494 @@
+//! Verification outcomes and their evaluation (SPEC.md §8).
+//!
+//! [`evaluate`] takes a decoded claim, what is known of its signer's sigchain and the
+//! evaluation time, and returns a [`Verdict`]: one [`Outcome`] chosen by the precedence of
+//! SPEC.md §8.3 from every [`Condition`] found, and the facts SPEC.md §8.5 requires a
+//! verifier to report. A `Verdict` can only be built here.
+
+use serde::Serialize;
+
+use crate::claim::Claim;
+use crate::identity::Identity;
+use crate::sigchain::{ChainError, ChainErrorKind, ChainPoint, Digest256, VerifiedChain};
+
+/// Clock skew tolerated when comparing claim times (SPEC.md §8.4), in seconds.
+pub const SKEW_SECONDS: u64 = 300;
+
+/// The outcome of verifying one claim (SPEC.md §8.1), most severe first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    /// The claim is not a valid claim of this identity (see [`InvalidReason`]).
+    Invalid,
+    /// The signer's sigchain has forked.
+    Fork,
+    /// The claim was revoked, or its key rotated away.
+    Revoked,
+    /// The claim expired.
+    Expired,
+    /// Evidence needed for a verdict could not be obtained.
+    Unreachable,
+    /// The claim holds.
+    Valid,
+}
+
+impl Outcome {
+    /// The outcome's name on the wire.
+    pub fn name(self) -> &'static str {
+        match self {
+            Outcome::Invalid => "invalid",
+            Outcome::Fork => "fork",
+            Outcome::Revoked => "revoked",
+            Outcome::Expired => "expired",
+            Outcome::Unreachable => "unreachable",
+            Outcome::Valid => "valid",
+        }
+    }
+}
+
+impl std::fmt::Display for Outcome {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// Why a claim is invalid (SPEC.md §8.2).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum InvalidReason {
+    /// The input is not a well-formed claim in any encoding.
+    Malformed,
+    /// A version or form this verifier does not implement.
+    Unsupported,
+    /// The claim's signature does not verify under its key.
+    BadSignature,
+    /// The claim names another subject than the one being verified.
+    WrongSubject,
+    /// The claim's key never was a primary key of the sigchain.
+    UnknownKey,
+    /// The claim is signed by a device key; claims need a primary key.
+    DeviceKey,
+    /// The claim was created after its key was rotated away.
+    KeyRetired,
+    /// The claim was created before its key became primary.
+    KeyNotYetValid,
+    /// The claim was created after the evaluation time.
+    NotYetValid,
+    /// The sigchain was checked and binds no such claim.
+    NotBound,
+    /// The sigchain itself does not verify.
+    BadChain,
+}
+
+impl InvalidReason {
+    /// The reason's name on the wire.
+    pub fn name(self) -> &'static str {
+        match self {
+            InvalidReason::Malformed => "malformed",
+            InvalidReason::Unsupported => "unsupported",
+            InvalidReason::BadSignature => "bad_signature",
+            InvalidReason::WrongSubject => "wrong_subject",
+            InvalidReason::UnknownKey => "unknown_key",
+            InvalidReason::DeviceKey => "device_key",
+            InvalidReason::KeyRetired => "key_retired",
+            InvalidReason::KeyNotYetValid => "key_not_yet_valid",
+            InvalidReason::NotYetValid => "not_yet_valid",
+            InvalidReason::NotBound => "not_bound",
+            InvalidReason::BadChain => "bad_chain",
+        }
+    }
+}
+
+impl std::fmt::Display for InvalidReason {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// One thing found while evaluating a claim (SPEC.md §8.3 lists them all).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "outcome", rename_all = "snake_case")]
+pub enum Condition {
+    /// An invalidity.
+    Invalid {
+        /// Its kind.
+        reason: InvalidReason,
+        /// What exactly was wrong.
+        detail: String,
+    },
+    /// The chain forked.
+    Fork {
+        /// The seq both links claim.
+        seq: u64,
+        /// One link's hash.
+        first: String,
+        /// The other's.
+        second: String,
+    },
+    /// The claim was revoked.
+    Revoked {
+        /// `claim`, `subject` or `rotated`.
+        by: &'static str,
+        /// The revoking link.
+        seq: u64,
+        /// Its time.
+        at: u64,
+    },
+    /// The claim expired.
+    Expired {
+        /// Its expiry time.
+        expires_at: u64,
+    },
+    /// Evidence could not be obtained.
+    Unreachable {
+        /// What could not be reached.
+        source: String,
+        /// Why.
+        detail: String,
+    },
+}
+
+impl Condition {
+    /// The outcome this condition leads to.
+    pub fn outcome(&self) -> Outcome {
+        match self {
+            Condition::Invalid { .. } => Outcome::Invalid,
+            Condition::Fork { .. } => Outcome::Fork,
+            Condition::Revoked { .. } => Outcome::Revoked,
+            Condition::Expired { .. } => Outcome::Expired,
+            Condition::Unreachable { .. } => Outcome::Unreachable,
+        }
+    }
+}
+
+/// What is known of the signer's sigchain.
+#[derive(Debug, Clone, Copy)]
+pub enum ChainEvidence<'a> {
+    /// No chain was consulted: the verdict covers the claim alone.
+    NotChecked,
+    /// The chain verified, with its state as of the evaluation time.
+    Verified(&'a VerifiedChain),
+    /// The chain did not verify (a fork is an error of kind fork).
+    Failed(&'a ChainError),
+    /// The chain could not be fetched.
+    Unreachable {
+        /// Where it was looked for.
+        source: &'a str,
+        /// Why it could not be had.
+        detail: &'a str,
+    },
+}
+
+/// A summary of the chain a verdict was reached with (SPEC.md §8.5).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ChainSummary {
+    /// The chain's root key.
+    pub root: String,
+    /// The primary key as of the evaluation time.
+    pub primary: String,
+    /// Number of links in the whole chain.
+    pub length: u64,
+    /// Hash of its last link.
+    pub head: String,
+}
+
+/// The result of verifying one claim (SPEC.md §8.5). Built only by [`evaluate`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Verdict {
+    outcome: Outcome,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    reason: Option<InvalidReason>,
+    detail: String,
+    subject: String,
+    key: String,
+    claim_id: String,
+    created_at: u64,
+    expires_at: Option<u64>,
+    at: u64,
+    chain: Option<ChainSummary>,
+    conditions: Vec<Condition>,
+}
+
+impl Verdict {
+    /// The outcome.
+    pub fn outcome(&self) -> Outcome {
+        self.outcome
+    }
+
+    /// The reason, when the outcome is [`Outcome::Invalid`].
+    pub fn reason(&self) -> Option<InvalidReason> {
+        self.reason
+    }
+
+    /// A sentence saying why.
+    pub fn detail(&self) -> &str {
+        &self.detail
+    }
+
+    /// Every condition found, most severe first.
+    pub fn conditions(&self) -> &[Condition] {
+        &self.conditions
+    }
+
+    /// The chain the verdict was reached with, if one was checked.
+    pub fn chain(&self) -> Option<&ChainSummary> {
+        self.chain.as_ref()
+    }
+
+    /// The claim's subject.
+    pub fn subject(&self) -> &str {
+        &self.subject
+    }
+
+    /// The evaluation time.
+    pub fn at(&self) -> u64 {
+        self.at
+    }
+
+    /// True only for [`Outcome::Valid`].
+    pub fn is_valid(&self) -> bool {
+        self.outcome == Outcome::Valid
+    }
+}
+
+fn invalid(reason: InvalidReason, detail: impl Into<String>) -> Condition {
+    Condition::Invalid {
+        reason,
+        detail: detail.into(),
+    }
+}
+
+/// Evaluates `claim` as of `at` (Unix seconds) against `chain` (SPEC.md §8).
+///
+/// `expected_subject` is the identity being verified, when the caller has one (a
+/// channel fetching proofs for `github:jason`); a claim for another subject is then
+/// invalid with reason `wrong_subject`.
+pub fn evaluate(
+    claim: &Claim,
+    chain: ChainEvidence<'_>,
+    at: u64,
+    expected_subject: Option<&Identity>,
+) -> Verdict {
+    let mut conditions = Vec::new();
+    if let Err(e) = claim.verify_signature() {
+        conditions.push(invalid(
+            InvalidReason::BadSignature,
+            format!("claim signature: {e}"),
+        ));
+    }
+    if let Some(expected) = expected_subject {
+        if claim.subject() != expected {
+            conditions.push(invalid(
+                InvalidReason::WrongSubject,
+                format!("claim is for {}, not {expected}", claim.subject()),
+            ));
+        }
+    }
+    if claim.created_at() > at.saturating_add(SKEW_SECONDS) {
+        conditions.push(invalid(
+            InvalidReason::NotYetValid,
+            format!(
+                "claim created at {} is after the evaluation time {at}",
+                claim.created_at()
+            ),
+        ));
+    }
+    let mut summary = None;
+    match chain {
+        ChainEvidence::NotChecked => {}
+        ChainEvidence::Failed(error) => match error {
+            ChainError::Fork { seq, first, second } => conditions.push(Condition::Fork {
+                seq: *seq,
+                first: first.to_string(),
+                second: second.to_string(),
+            }),
+            other => {
+                debug_assert_ne!(other.kind(), ChainErrorKind::Fork);
+                conditions.push(invalid(
+                    InvalidReason::BadChain,
+                    format!("sigchain: {other}"),
+                ));
+            }
+        },
+        ChainEvidence::Unreachable { source, detail } => conditions.push(Condition::Unreachable {
+            source: source.to_string(),
+            detail: detail.to_string(),
+        }),
+        ChainEvidence::Verified(verified) => {
+            summary = Some(summarise(verified));
+            check_against_chain(claim, verified, &mut conditions);
+        }
+    }
+    if let Some(expires_at) = claim.expires_at() {
+        if expires_at <= at {
+            conditions.push(Condition::Expired { expires_at });
+        }
+    }
+    conditions.sort_by_key(Condition::outcome);
+    let (outcome, reason, detail) = match conditions.first() {
+        None => (
+            Outcome::Valid,
+            None,
+            match summary {
+                Some(_) => "signature, sigchain binding and times check out".to_string(),
+                None => "signature and times check out; no sigchain was checked".to_string(),
+            },
+        ),
+        Some(first) => (first.outcome(), reason_of(first), describe(first)),
+    };
+    Verdict {
+        outcome,
+        reason,
+        detail,
+        subject: claim.subject().to_string(),
+        key: claim.key().to_string(),
+        claim_id: claim.id(),
+        created_at: claim.created_at(),
+        expires_at: claim.expires_at(),
+        at,
+        chain: summary,
+        conditions,
+    }
+}
+
+/// The verdict for input that did not decode to a claim: invalid, with reason
+/// `malformed` or `unsupported` (SPEC.md §8.2).
+pub fn undecodable(unsupported: bool, detail: impl Into<String>, at: u64) -> Verdict {
+    let reason = if unsupported {
+        InvalidReason::Unsupported
+    } else {
+        InvalidReason::Malformed
+    };
+    let detail = detail.into();
+    Verdict {
+        outcome: Outcome::Invalid,
+        reason: Some(reason),
+        detail: detail.clone(),
+        subject: String::new(),
+        key: String::new(),
+        claim_id: String::new(),
+        created_at: 0,
+        expires_at: None,
+        at,
+        chain: None,
+        conditions: vec![invalid(reason, detail)],
+    }
+}
+
+fn reason_of(condition: &Condition) -> Option<InvalidReason> {
+    match condition {
+        Condition::Invalid { reason, .. } => Some(*reason),
+        _ => None,
+    }
+}
+
+fn describe(condition: &Condition) -> String {
+    match condition {
+        Condition::Invalid { detail, .. } => detail.clone(),
+        Condition::Fork { seq, .. } => format!("the signer's sigchain forks at seq {seq}"),
+        Condition::Revoked {
+            by: "rotated", seq, ..
+        } => format!("the claim's key was rotated away at seq {seq}"),
+        Condition::Revoked { by, seq, .. } => format!("revoked by {by} at seq {seq}"),
+        Condition::Expired { expires_at } => format!("expired at {expires_at}"),
+        Condition::Unreachable { source, detail } => format!("{source} unreachable: {detail}"),
+    }
+}
+
+fn summarise(chain: &VerifiedChain) -> ChainSummary {
+    let state = chain.state();
+    ChainSummary {
+        root: state.root().map(ToString::to_string).unwrap_or_default(),
+        primary: state.primary().map(ToString::to_string).unwrap_or_default(),
+        length: chain.length(),
+        head: chain.head().to_string(),
+    }
+}
+
+fn check_against_chain(claim: &Claim, chain: &VerifiedChain, conditions: &mut Vec<Condition>) {
+    let state = chain.state();
+    let Some(period) = state.primary_period(claim.key()) else {
+        if state.device_period(claim.key()).is_some() {
+            conditions.push(invalid(
+                InvalidReason::DeviceKey,
+                format!(
+                    "{} is a device key; claims must be signed by a primary key",
+                    claim.key()
+                ),
+            ));
+        } else {
+            conditions.push(invalid(
+                InvalidReason::UnknownKey,
+                format!(
+                    "{} was never a primary key of the sigchain rooted at {}",
+                    claim.key(),
+                    state.root().map(ToString::to_string).unwrap_or_default()
+                ),
+            ));
+        }
+        return;
+    };
+    if claim.created_at().saturating_add(SKEW_SECONDS) < period.from.at {
+        conditions.push(invalid(
+            InvalidReason::KeyNotYetValid,
+            format!(
+                "claim created at {} before its key became primary at seq {} ({})",
+                claim.created_at(),
+                period.from.seq,
+                period.from.at
+            ),
+        ));
+    }
+    if let Some(until) = period.until {
+        if claim.created_at() > until.at {
+            conditions.push(invalid(
+                InvalidReason::KeyRetired,
+                format!(
+                    "claim created at {} after its key was rotated away at seq {} ({})",
+                    claim.created_at(),
+                    until.seq,
+                    until.at
+                ),
+            ));
+        } else {
+            conditions.push(Condition::Revoked {
+                by: "rotated",
+                seq: until.seq,
+                at: until.at,
+            });
+        }
+    }
+    let Some(id) = Digest256::parse(&claim.id()) else {
+        return;
+    };
+    match state.claim(&id) {
+        None => conditions.push(invalid(
+            InvalidReason::NotBound,
+            format!("no add link binds claim {}", claim.id()),
+        )),
+        Some(entry) => {
+            if &entry.subject != claim.subject() {
+                conditions.push(invalid(
+                    InvalidReason::WrongSubject,
+                    format!(
+                        "the add link binds this claim to {}, the claim names {}",
+                        entry.subject,
+                        claim.subject()
+                    ),
+                ));
+            }
+            if let Some(ChainPoint { seq, at }) = entry.revoked {
+                let by = if entry.revoked_by_subject {
+                    "subject"
+                } else {
+                    "claim"
+                };
+                conditions.push(Condition::Revoked { by, seq, at });
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;
