@@ -115,6 +115,7 @@ pub struct Claim {
     expires_at: Option<u64>,
     signature: Signature,
     jcs: Vec<u8>,
+    signed: Vec<u8>,
 }
 
 impl std::fmt::Debug for Claim {
@@ -313,6 +314,7 @@ impl Claim {
         if jcs.len() > MAX_CLAIM_BYTES {
             return Err(ClaimError::TooLarge { found: jcs.len() });
         }
+        let signed = signed_bytes_without(&object, &["sig"]);
         Ok(Self {
             object,
             subject,
@@ -321,6 +323,7 @@ impl Claim {
             expires_at,
             signature,
             jcs,
+            signed,
         })
     }
 
@@ -382,8 +385,8 @@ impl Claim {
     }
 
     /// The bytes the signature covers: JCS of the object without `sig` (SPEC.md §4.2).
-    pub fn signed_bytes(&self) -> Vec<u8> {
-        signed_bytes_without(&self.object, &["sig"])
+    pub fn signed_bytes(&self) -> &[u8] {
+        &self.signed
     }
 
     /// The claim id: `sha256:` and the hex SHA-256 of [`Claim::to_jcs`] (SPEC.md §5.5).
@@ -393,9 +396,35 @@ impl Claim {
 
     /// Checks the signature under the claim's own key (SPEC.md §4.2).
     pub fn verify_signature(&self) -> Result<(), SignatureError> {
-        self.key
-            .verify_object(&self.signed_bytes(), &self.signature)
+        self.key.verify_object(&self.signed, &self.signature)
     }
+}
+
+/// Checks the signatures of many claims; the result for each is exactly what
+/// [`Claim::verify_signature`] returns for it (SPEC.md §4.5). Ed25519 claims are checked
+/// as one batch; BIP-340 claims one by one.
+pub fn verify_signatures(claims: &[Claim]) -> Vec<Result<(), SignatureError>> {
+    use crate::ed25519::{verify_batch, BatchItem};
+    let mut results: Vec<Result<(), SignatureError>> = vec![Ok(()); claims.len()];
+    let mut batch = Vec::with_capacity(claims.len());
+    let mut positions = Vec::with_capacity(claims.len());
+    for (i, claim) in claims.iter().enumerate() {
+        match claim.key() {
+            PublicKey::Ed25519(key) => {
+                batch.push(BatchItem {
+                    key,
+                    message: &claim.signed,
+                    signature: &claim.signature.0,
+                });
+                positions.push(i);
+            }
+            PublicKey::Bip340(_) => results[i] = claim.verify_signature(),
+        }
+    }
+    for (i, result) in positions.into_iter().zip(verify_batch(&batch)) {
+        results[i] = result.map_err(SignatureError::Ed25519);
+    }
+    results
 }
 
 /// Builds and signs a new claim (SPEC.md §5.1).
@@ -504,6 +533,36 @@ mod tests {
             let again = Claim::from_json(claim.to_jcs()).unwrap();
             assert_eq!(again.to_jcs(), claim.to_jcs());
         }
+    }
+
+    #[test]
+    fn batch_results_equal_single_results() {
+        let mut claims: Vec<Claim> = (0..40u8)
+            .map(|i| {
+                let alg = if i % 5 == 0 {
+                    Algorithm::Bip340
+                } else {
+                    Algorithm::Ed25519
+                };
+                let key = SecretKey::from_bytes(alg, &[i + 1; 32]).unwrap();
+                ClaimBuilder::new(
+                    "github:jason".parse().unwrap(),
+                    1_767_225_600 + u64::from(i),
+                )
+                .sign(&key, None)
+                .unwrap()
+            })
+            .collect();
+        for i in [3usize, 10, 17] {
+            let mut object = claims[i].as_object().clone();
+            object.insert("created_at".into(), 1.into());
+            claims[i] = Claim::from_value(Value::Object(object)).unwrap();
+        }
+        let batch = verify_signatures(&claims);
+        for (claim, got) in claims.iter().zip(&batch) {
+            assert_eq!(got, &claim.verify_signature());
+        }
+        assert_eq!(batch.iter().filter(|r| r.is_err()).count(), 3);
     }
 
     #[test]

@@ -60,13 +60,17 @@ pub enum Ed25519Rejection {
 /// An Ed25519 public key that passed the key checks of SPEC.md §4.3.
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub struct Ed25519PublicKey {
-    bytes: [u8; 32],
+    dalek: ed25519_dalek::VerifyingKey,
     point: EdwardsPoint,
 }
 
 impl std::fmt::Debug for Ed25519PublicKey {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "Ed25519PublicKey({})", hex::encode(self.bytes))
+        write!(
+            f,
+            "Ed25519PublicKey({})",
+            hex::encode(self.dalek.as_bytes())
+        )
     }
 }
 
@@ -75,41 +79,56 @@ fn y_not_reduced(bytes: &[u8; 32]) -> bool {
     bytes[31] & 0x7f == 0x7f && bytes[1..31].iter().all(|&b| b == 0xff) && bytes[0] >= 0xed
 }
 
-/// Decompresses `bytes` and checks that they are the canonical encoding of the point.
-fn decode_canonical_point(bytes: &[u8; 32]) -> Option<Result<EdwardsPoint, ()>> {
-    let point = CompressedEdwardsY(*bytes).decompress()?;
-    if y_not_reduced(bytes) || point.compress().0 != *bytes {
-        return Some(Err(()));
-    }
-    Some(Ok(point))
+/// The encodings of small-order points with `y < p`: the eight canonical ones, and the
+/// two points with `x = 0` written with a sign bit.
+fn small_order_encodings() -> &'static [[u8; 32]; 10] {
+    static ENCODINGS: std::sync::OnceLock<[[u8; 32]; 10]> = std::sync::OnceLock::new();
+    ENCODINGS.get_or_init(|| {
+        let mut all = [[0u8; 32]; 10];
+        for (slot, point) in all
+            .iter_mut()
+            .zip(curve25519_dalek::constants::EIGHT_TORSION.iter())
+        {
+            *slot = point.compress().0;
+        }
+        all[8] = all[0];
+        all[8][31] |= 0x80; // (0, 1) with a sign bit
+        all[9] = all[4];
+        all[9][31] |= 0x80; // (0, -1) with a sign bit
+        all
+    })
 }
 
 impl Ed25519PublicKey {
     /// Checks `bytes` against the key rules of SPEC.md §4.3.
     pub fn from_bytes(bytes: &[u8; 32]) -> Result<Self, Ed25519Rejection> {
-        let point = match decode_canonical_point(bytes) {
-            None => return Err(Ed25519Rejection::KeyNotAPoint),
-            Some(Err(())) => return Err(Ed25519Rejection::KeyNotCanonical),
-            Some(Ok(p)) => p,
-        };
-        if point.is_small_order() {
-            return Err(Ed25519Rejection::KeySmallOrder);
+        // The only canonical-y encodings that do not round-trip put a sign bit on x = 0;
+        // both such points have small order, so the small-order check rejects them.
+        if y_not_reduced(bytes) {
+            return Err(Ed25519Rejection::KeyNotCanonical);
         }
-        Ok(Self {
-            bytes: *bytes,
-            point,
-        })
+        let dalek = ed25519_dalek::VerifyingKey::from_bytes(bytes)
+            .map_err(|_| Ed25519Rejection::KeyNotAPoint)?;
+        let point = dalek.to_edwards();
+        if point.is_small_order() {
+            return Err(if small_order_encodings()[..8].contains(bytes) {
+                Ed25519Rejection::KeySmallOrder
+            } else {
+                Ed25519Rejection::KeyNotCanonical
+            });
+        }
+        Ok(Self { dalek, point })
     }
 
     /// The 32-byte encoding of the key.
     pub fn to_bytes(&self) -> [u8; 32] {
-        self.bytes
+        self.dalek.to_bytes()
     }
 
     /// Verifies `signature` over `message` under the policy of SPEC.md §4.3.
     pub fn verify(&self, message: &[u8], signature: &[u8; 64]) -> Result<(), Ed25519Rejection> {
         let (r, s) = check_signature_encoding(signature)?;
-        let k = challenge(&signature[..32], &self.bytes, message);
+        let k = challenge(&signature[..32], self.dalek.as_bytes(), message);
         // [S]B - [k]A, then compare with R after clearing the cofactor.
         let r_expected = EdwardsPoint::vartime_double_scalar_mul_basepoint(&k, &-self.point, &s);
         if (r_expected - r).mul_by_cofactor().is_identity() {
@@ -118,34 +137,41 @@ impl Ed25519PublicKey {
             Err(Ed25519Rejection::Equation)
         }
     }
+}
 
-    fn dalek(&self) -> Option<ed25519_dalek::VerifyingKey> {
-        ed25519_dalek::VerifyingKey::from_bytes(&self.bytes).ok()
+/// The checks on `R` and `S` that need no curve arithmetic: `S < L`, `R` not a
+/// non-canonical or small-order encoding. What remains (`R` not a point at all) is left
+/// to decompression.
+fn check_signature_bytes(signature: &[u8; 64]) -> Result<Scalar, Ed25519Rejection> {
+    let mut s_bytes = [0u8; 32];
+    s_bytes.copy_from_slice(&signature[32..]);
+    let s = Option::<Scalar>::from(Scalar::from_canonical_bytes(s_bytes))
+        .ok_or(Ed25519Rejection::SNotCanonical)?;
+    let mut r_bytes = [0u8; 32];
+    r_bytes.copy_from_slice(&signature[..32]);
+    if y_not_reduced(&r_bytes) {
+        return Err(Ed25519Rejection::RNotCanonical);
     }
+    let small = small_order_encodings();
+    if small[..8].contains(&r_bytes) {
+        return Err(Ed25519Rejection::RSmallOrder);
+    }
+    if small[8..].contains(&r_bytes) {
+        return Err(Ed25519Rejection::RNotCanonical);
+    }
+    Ok(s)
 }
 
 /// The encoding checks on `R` and `S` (everything but the equation).
 fn check_signature_encoding(
     signature: &[u8; 64],
 ) -> Result<(EdwardsPoint, Scalar), Ed25519Rejection> {
+    let s = check_signature_bytes(signature)?;
     let mut r_bytes = [0u8; 32];
     r_bytes.copy_from_slice(&signature[..32]);
-    let mut s_bytes = [0u8; 32];
-    s_bytes.copy_from_slice(&signature[32..]);
-    let s = Option::<Scalar>::from(Scalar::from_canonical_bytes(s_bytes))
-        .ok_or(Ed25519Rejection::SNotCanonical)?;
-    if y_not_reduced(&r_bytes) {
-        return Err(Ed25519Rejection::RNotCanonical);
-    }
     let r = CompressedEdwardsY(r_bytes)
         .decompress()
         .ok_or(Ed25519Rejection::RNotAPoint)?;
-    // The only canonical-y encodings that do not round-trip carry a sign bit on x = 0:
-    // those are the points (0, 1) and (0, -1), both of small order, so the small-order
-    // check below rejects every remaining non-canonical R without a costly re-compression.
-    if r.is_small_order() {
-        return Err(Ed25519Rejection::RSmallOrder);
-    }
     Ok((r, s))
 }
 
@@ -179,7 +205,7 @@ pub fn verify_batch(items: &[BatchItem<'_>]) -> Vec<Result<(), Ed25519Rejection>
     let mut results: Vec<Result<(), Ed25519Rejection>> = Vec::with_capacity(items.len());
     let mut candidates = Vec::with_capacity(items.len());
     for (i, item) in items.iter().enumerate() {
-        match check_signature_encoding(item.signature) {
+        match check_signature_bytes(item.signature) {
             Ok(_) => {
                 results.push(Ok(()));
                 candidates.push(i);
@@ -195,20 +221,11 @@ pub fn verify_batch(items: &[BatchItem<'_>]) -> Vec<Result<(), Ed25519Rejection>
     let mut keys = Vec::with_capacity(candidates.len());
     for &i in &candidates {
         let item = &items[i];
-        match item.key.dalek() {
-            Some(k) => keys.push(k),
-            None => {
-                // Unreachable for keys that passed `from_bytes`; verify alone to stay exact.
-                results[i] = item.key.verify(item.message, item.signature);
-                continue;
-            }
-        }
+        keys.push(item.key.dalek);
         messages.push(item.message);
         signatures.push(ed25519_dalek::Signature::from_bytes(item.signature));
     }
-    if keys.len() == candidates.len()
-        && ed25519_dalek::verify_batch(&messages, &signatures, &keys).is_ok()
-    {
+    if ed25519_dalek::verify_batch(&messages, &signatures, &keys).is_ok() {
         return results;
     }
     for &i in &candidates {
