@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Runs every check and test of kez-verify. Idempotent; needs only the Rust toolchain and
+# ../shared/vectors (upstream test vectors) beside the checkout.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+step() { printf '\n== %s\n' "$*"; }
+
+step "toolchain"
+cargo --version
+rustc --version
+
+if [ ! -d ../shared/vectors ] && [ ! -d fixtures/vectors ]; then
+  echo "error: upstream test vectors not found at ../shared/vectors or fixtures/vectors" >&2
+  exit 2
+fi
+
+step "format"
+cargo fmt --all -- --check
+
+step "lint"
+cargo clippy --workspace --all-targets --locked -- -D warnings
+
+step "docs"
+RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --locked
+
+step "tests"
+cargo test --workspace --locked
+
+step "fuzz targets (stable smoke over seeds and mutations)"
+cargo test --manifest-path fuzz/Cargo.toml --locked
+
+step "benchmarks compile"
+cargo bench --workspace --locked --no-run
