@@ -61,7 +61,6 @@ pub enum Ed25519Rejection {
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub struct Ed25519PublicKey {
     dalek: ed25519_dalek::VerifyingKey,
-    point: EdwardsPoint,
 }
 
 impl std::fmt::Debug for Ed25519PublicKey {
@@ -109,15 +108,14 @@ impl Ed25519PublicKey {
         }
         let dalek = ed25519_dalek::VerifyingKey::from_bytes(bytes)
             .map_err(|_| Ed25519Rejection::KeyNotAPoint)?;
-        let point = dalek.to_edwards();
-        if point.is_small_order() {
+        if dalek.to_edwards().is_small_order() {
             return Err(if small_order_encodings()[..8].contains(bytes) {
                 Ed25519Rejection::KeySmallOrder
             } else {
                 Ed25519Rejection::KeyNotCanonical
             });
         }
-        Ok(Self { dalek, point })
+        Ok(Self { dalek })
     }
 
     /// The 32-byte encoding of the key.
@@ -130,7 +128,8 @@ impl Ed25519PublicKey {
         let (r, s) = check_signature_encoding(signature)?;
         let k = challenge(&signature[..32], self.dalek.as_bytes(), message);
         // [S]B - [k]A, then compare with R after clearing the cofactor.
-        let r_expected = EdwardsPoint::vartime_double_scalar_mul_basepoint(&k, &-self.point, &s);
+        let r_expected =
+            EdwardsPoint::vartime_double_scalar_mul_basepoint(&k, &-self.dalek.to_edwards(), &s);
         if (r_expected - r).mul_by_cofactor().is_identity() {
             Ok(())
         } else {
