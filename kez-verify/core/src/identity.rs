@@ -138,6 +138,12 @@ impl Identity {
             "ap" => normalize_ap(account)?,
             _ => normalize_opaque(&scheme, account)?,
         };
+        // Normalisation can lengthen (punycode); the canonical form obeys the limit too,
+        // so every canonical identity re-parses.
+        let canonical_len = scheme.len() + 1 + account.len();
+        if canonical_len > MAX_IDENTITY_LEN {
+            return Err(IdentityError::TooLong(canonical_len));
+        }
         Ok(Self { scheme, account })
     }
 
@@ -442,6 +448,29 @@ mod tests {
             Identity::parse("github:ja\u{200b}son"),
             Err(IdentityError::ForbiddenChar { .. })
         ));
+    }
+
+    #[test]
+    fn canonical_form_obeys_the_length_limit() {
+        // An ap identity: a 64-character user and a 253-byte host whose one IDN label is
+        // 42 bytes of UTF-8 but 48 as an A-label. 315 bytes in, 321 canonical.
+        let idn = "中文域名测试网络身份证明验证";
+        let host = format!(
+            "{idn}.{}.{}.{}.examplecomxy",
+            "a".repeat(63),
+            "b".repeat(63),
+            "c".repeat(63)
+        );
+        let input = format!("ap:{}@{host}", "u".repeat(64));
+        assert_eq!(input.len(), 315);
+        assert!(matches!(
+            Identity::parse(&input),
+            Err(IdentityError::TooLong(321))
+        ));
+        let shorter = format!("ap:{}@{host}", "u".repeat(63));
+        let id = Identity::parse(&shorter).unwrap();
+        assert_eq!(id.to_string().len(), 320);
+        assert_eq!(Identity::parse(&id.to_string()).unwrap(), id);
     }
 
     #[test]

@@ -94,13 +94,18 @@ impl<'de> DeserializeSeed<'de> for StrictSeed {
 }
 
 impl StrictSeed {
-    fn nested<E: de::Error>(&self) -> Result<StrictSeed, E> {
+    /// Called on entering an array or object: `self.depth` containers enclose it.
+    fn enter<E: de::Error>(&self) -> Result<(), E> {
         if self.depth >= MAX_DEPTH {
             return Err(E::custom(format!("nesting deeper than {MAX_DEPTH}")));
         }
-        Ok(StrictSeed {
+        Ok(())
+    }
+
+    fn nested(&self) -> StrictSeed {
+        StrictSeed {
             depth: self.depth + 1,
-        })
+        }
     }
 }
 
@@ -154,20 +159,22 @@ impl<'de> Visitor<'de> for StrictSeed {
     }
 
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
+        self.enter()?;
         let mut items = Vec::new();
-        while let Some(item) = seq.next_element_seed(self.nested()?)? {
+        while let Some(item) = seq.next_element_seed(self.nested())? {
             items.push(item);
         }
         Ok(Value::Array(items))
     }
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
+        self.enter()?;
         let mut members = Map::new();
         while let Some(name) = map.next_key::<String>()? {
             if members.contains_key(&name) {
                 return Err(de::Error::custom(format!("duplicate member name {name:?}")));
             }
-            let value = map.next_value_seed(self.nested()?)?;
+            let value = map.next_value_seed(self.nested())?;
             members.insert(name, value);
         }
         Ok(Value::Object(members))
@@ -231,6 +238,15 @@ mod tests {
         assert!(parse_strict(deep.as_bytes()).is_err());
         let ok = format!("{}{}", "[".repeat(MAX_DEPTH), "]".repeat(MAX_DEPTH));
         assert!(parse_strict(ok.as_bytes()).is_ok());
+        // An empty object at level 65 is as deep as a non-empty one.
+        let deep_empty = format!("{}{{}}{}", "[".repeat(MAX_DEPTH), "]".repeat(MAX_DEPTH));
+        assert!(parse_strict(deep_empty.as_bytes()).is_err());
+        let ok_empty = format!(
+            "{}{{}}{}",
+            "[".repeat(MAX_DEPTH - 1),
+            "]".repeat(MAX_DEPTH - 1)
+        );
+        assert!(parse_strict(ok_empty.as_bytes()).is_ok());
     }
 
     #[test]

@@ -156,18 +156,22 @@ impl PublicKey {
 
     /// Parses an `npub1…` (NIP-19) string as a BIP-340 key.
     pub fn from_npub(npub: &str) -> Result<Self, KeyError> {
-        let (hrp, data) = bech32::decode(npub).map_err(|e| KeyError::Npub(e.to_string()))?;
-        if hrp.as_str() != "npub" {
-            return Err(KeyError::Npub(format!(
-                "prefix is {:?}, expected \"npub\"",
-                hrp.as_str()
-            )));
-        }
+        use bech32::primitives::decode::CheckedHrpstring;
         if npub.bytes().any(|b| b.is_ascii_uppercase()) {
             return Err(KeyError::Npub(
                 "uppercase characters (use the lowercase form)".into(),
             ));
         }
+        // NIP-19 uses Bech32 (BIP-173), not Bech32m: validate with that checksum only.
+        let checked =
+            CheckedHrpstring::new::<Bech32>(npub).map_err(|e| KeyError::Npub(e.to_string()))?;
+        if checked.hrp().as_str() != "npub" {
+            return Err(KeyError::Npub(format!(
+                "prefix is {:?}, expected \"npub\"",
+                checked.hrp().as_str()
+            )));
+        }
+        let data: Vec<u8> = checked.byte_iter().collect();
         let bytes: [u8; 32] = data.try_into().map_err(|d: Vec<u8>| {
             KeyError::Npub(format!("payload is {} bytes, expected 32", d.len()))
         })?;
@@ -454,6 +458,20 @@ mod tests {
                 assert!(PublicKey::parse_canonical(&npub).is_err());
             }
         }
+    }
+
+    #[test]
+    fn npub_with_a_bech32m_checksum_is_rejected() {
+        let pk = SecretKey::from_bytes(Algorithm::Bip340, &[3; 32])
+            .unwrap()
+            .public_key();
+        let hrp = Hrp::parse("npub").unwrap();
+        let bech32m = bech32::encode::<bech32::Bech32m>(hrp, &pk.to_bytes()).unwrap();
+        assert!(matches!(
+            PublicKey::from_npub(&bech32m),
+            Err(KeyError::Npub(_))
+        ));
+        assert_eq!(PublicKey::from_npub(&pk.to_npub().unwrap()).unwrap(), pk);
     }
 
     #[test]
