@@ -57,7 +57,11 @@ fn render() -> String {
             k.public_key()
         );
     }
-    let _ = writeln!(out, "\nK2 as a NIP-19 npub: `{}`\n", bip.public_key().to_npub().expect("bip340 key"));
+    let _ = writeln!(
+        out,
+        "\nK2 as a NIP-19 npub: `{}`\n",
+        bip.public_key().to_npub().expect("bip340 key")
+    );
 
     // A.2: an Ed25519 claim.
     let c1 = ClaimBuilder::new("github:jason".parse().expect("identity"), T0)
@@ -67,7 +71,11 @@ fn render() -> String {
         .expect("claim signs");
     out.push_str("### A.2 Claim signed with Ed25519 (K1)\n\nSigned bytes (JCS of the claim without `sig`, SPEC §4.2), also the Ed25519 message:\n\n");
     block(&mut out, "json", &text(c1.signed_bytes()));
-    let _ = writeln!(out, "Signature: `{}`\n\nThe claim in JSON encoding (its JCS form, §6.1):\n", c1.signature());
+    let _ = writeln!(
+        out,
+        "Signature: `{}`\n\nThe claim in JSON encoding (its JCS form, §6.1):\n",
+        c1.signature()
+    );
     block(&mut out, "json", &text(c1.to_jcs()));
     let _ = writeln!(out, "Claim id (§5.5): `{}`\n", c1.id());
 
@@ -97,7 +105,11 @@ fn render() -> String {
         compact::inflate(&compact_text).expect("inflates").len()
     );
     out.push_str("### A.5 Markdown encoding of A.2 (§6.3)\n\n");
-    block(&mut out, "markdown", &markdown::encode(&c1).replace("```", "~~~"));
+    block(
+        &mut out,
+        "markdown",
+        &markdown::encode(&c1).replace("```", "~~~"),
+    );
     out.push_str("(Shown with `~~~` in place of the three backticks the encoder writes, so this document stays valid Markdown.)\n\n");
     out.push_str("### A.6 DNS TXT encoding of A.3 (§6.4)\n\n");
     let strings = dns_txt::encode_strings(&c2);
@@ -106,17 +118,38 @@ fn render() -> String {
         out,
         "{} character-strings of {} bytes.\n",
         strings.len(),
-        strings.iter().map(|s| s.len().to_string()).collect::<Vec<_>>().join(", ")
+        strings
+            .iter()
+            .map(|s| s.len().to_string())
+            .collect::<Vec<_>>()
+            .join(", ")
     );
 
     // A.7: a sigchain.
     let id1 = Digest256::parse(&c1.id()).expect("claim id");
     let l0 = LinkBuilder::init(T0).sign(&ed, None).expect("init");
-    let l1 = LinkBuilder::after(&l0, Op::Add { claim: id1, subject: c1.subject().clone() }, T0 + 60).sign(&ed, None).expect("add");
-    let l2 = LinkBuilder::after(&l1, Op::Rotate { new_key: ed_next.public_key() }, T0 + 120)
-        .sign(&ed, Some(&ed_next))
-        .expect("rotate");
-    let l3 = LinkBuilder::after(&l2, Op::Revoke(RevokeTarget::Claim(id1)), T0 + 180).sign(&ed_next, None).expect("revoke");
+    let l1 = LinkBuilder::after(
+        &l0,
+        Op::Add {
+            claim: id1,
+            subject: c1.subject().clone(),
+        },
+        T0 + 60,
+    )
+    .sign(&ed, None)
+    .expect("add");
+    let l2 = LinkBuilder::after(
+        &l1,
+        Op::Rotate {
+            new_key: ed_next.public_key(),
+        },
+        T0 + 120,
+    )
+    .sign(&ed, Some(&ed_next))
+    .expect("rotate");
+    let l3 = LinkBuilder::after(&l2, Op::Revoke(RevokeTarget::Claim(id1)), T0 + 180)
+        .sign(&ed_next, None)
+        .expect("revoke");
     let chain = jsonl(&[&l0, &l1, &l2, &l3]);
     out.push_str("### A.7 Sigchain (§7): init by K1, add A.2, rotate K1 → K3, revoke A.2 by K3\n\nThe JSONL file, one link per line:\n\n");
     block(&mut out, "json", &text(&chain));
@@ -128,7 +161,11 @@ fn render() -> String {
 
     // A.8: verdicts.
     out.push_str("### A.8 Verdicts for A.2 against A.7 (§8)\n\n| evaluation time | outcome | why |\n|---|---|---|\n");
-    for (at, label) in [(T0 + 90, "T0+90"), (T0 + 150, "T0+150"), (T0 + 400 * 86400, "T0+400d")] {
+    for (at, label) in [
+        (T0 + 90, "T0+90"),
+        (T0 + 150, "T0+150"),
+        (T0 + 400 * 86400, "T0+400d"),
+    ] {
         let verified = verify_jsonl(&chain, Track::All, Some(at)).expect("chain verifies");
         let v = evaluate(&c1, ChainEvidence::Verified(&verified), at, None);
         let _ = writeln!(out, "| {label} ({at}) | {} | {} |", v.outcome(), v.detail());
@@ -141,12 +178,20 @@ fn render() -> String {
 #[test]
 fn generated_vectors_verify() {
     let ed = SecretKey::from_bytes(Algorithm::Ed25519, &[0x11; 32]).expect("valid seed");
-    let c = ClaimBuilder::new("github:jason".parse().expect("identity"), T0).sign(&ed, None).expect("claim");
+    let c = ClaimBuilder::new("github:jason".parse().expect("identity"), T0)
+        .sign(&ed, None)
+        .expect("claim");
     let decoded: Claim = compact::decode(&compact::encode(&c)).expect("decodes");
     assert_eq!(decoded.to_jcs(), c.to_jcs());
     let rendered = render();
-    assert!(rendered.contains("| T0+90 (1767225690) | valid |"), "{rendered}");
-    assert!(rendered.contains("| T0+150 (1767225750) | revoked |"), "{rendered}");
+    assert!(
+        rendered.contains("| T0+90 (1767225690) | valid |"),
+        "{rendered}"
+    );
+    assert!(
+        rendered.contains("| T0+150 (1767225750) | revoked |"),
+        "{rendered}"
+    );
     assert_eq!(
         evaluate(&c, ChainEvidence::NotChecked, T0 + 1, None).outcome(),
         Outcome::Valid
@@ -157,8 +202,13 @@ fn generated_vectors_verify() {
 fn spec_appendix_a_matches_the_implementation() {
     let path = spec_path();
     let spec = std::fs::read_to_string(&path).expect("SPEC.md is readable");
-    let start = spec.find(BEGIN).expect("SPEC.md has the BEGIN GENERATED VECTORS marker") + BEGIN.len();
-    let end = spec.find(END).expect("SPEC.md has the END GENERATED VECTORS marker");
+    let start = spec
+        .find(BEGIN)
+        .expect("SPEC.md has the BEGIN GENERATED VECTORS marker")
+        + BEGIN.len();
+    let end = spec
+        .find(END)
+        .expect("SPEC.md has the END GENERATED VECTORS marker");
     assert!(start <= end, "markers are out of order");
     let rendered = format!("\n{}", render());
     if std::env::var_os("KEZ_BLESS").is_some() {
