@@ -183,10 +183,10 @@ pub enum ChainEvidence<'a> {
 /// A summary of the chain a verdict was reached with (SPEC.md §8.5).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ChainSummary {
-    /// The chain's root key.
-    pub root: String,
-    /// The primary key as of the evaluation time.
-    pub primary: String,
+    /// The chain's root key; `None` when the evaluation time is before the chain began.
+    pub root: Option<String>,
+    /// The primary key as of the evaluation time; `None` before the chain began.
+    pub primary: Option<String>,
     /// Number of links in the whole chain.
     pub length: u64,
     /// Hash of its last link.
@@ -399,8 +399,8 @@ fn describe(condition: &Condition) -> String {
 fn summarise(chain: &VerifiedChain) -> ChainSummary {
     let state = chain.state();
     ChainSummary {
-        root: state.root().map(ToString::to_string).unwrap_or_default(),
-        primary: state.primary().map(ToString::to_string).unwrap_or_default(),
+        root: state.root().map(ToString::to_string),
+        primary: state.primary().map(ToString::to_string),
         length: chain.length(),
         head: chain.head().to_string(),
     }
@@ -420,11 +420,13 @@ fn check_against_chain(claim: &Claim, chain: &VerifiedChain, conditions: &mut Ve
         } else {
             conditions.push(invalid(
                 InvalidReason::UnknownKey,
-                format!(
-                    "{} was never a primary key of the sigchain rooted at {}",
-                    claim.key(),
-                    state.root().map(ToString::to_string).unwrap_or_default()
-                ),
+                match state.root() {
+                    Some(root) => format!("{} was never a primary key of the sigchain rooted at {root}", claim.key()),
+                    None => format!(
+                        "{} is not a primary key: the sigchain had no links as of the evaluation time",
+                        claim.key()
+                    ),
+                },
             ));
         }
         return;

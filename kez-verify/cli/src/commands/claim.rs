@@ -431,7 +431,10 @@ fn render_verify(ui: &Ui, report: &VerifyReport) -> String {
         match v.chain() {
             Some(c) => out.push_str(&format!(
                 "  chain:    root {}, primary {}, {} links, head {}\n",
-                c.root, c.primary, c.length, c.head
+                c.root.as_deref().unwrap_or("(none as of this time)"),
+                c.primary.as_deref().unwrap_or("(none)"),
+                c.length,
+                c.head
             )),
             None => match &report.chain_failure {
                 Some(e) => out.push_str(&format!("  chain:    does not verify: {e}\n")),
