@@ -7,7 +7,7 @@
 use std::io::IsTerminal as _;
 use std::path::Path;
 
-use age::secrecy::SecretString;
+use kez_keys::SecretString;
 use kez_keys::encrypted::{EncryptOptions, MAX_WORK_FACTOR};
 use zeroize::Zeroizing;
 

@@ -13,7 +13,7 @@
 //! use kez_core::{Algorithm, SecretKey};
 //! use kez_keys::encrypted::EncryptOptions;
 //! use kez_keys::{mnemonic, store};
-//! use age::secrecy::SecretString;
+//! use kez_keys::SecretString;
 //!
 //! # fn main() -> Result<(), Box<dyn std::error::Error>> {
 //! let dir = tempfile::tempdir()?;
@@ -45,3 +45,6 @@ pub mod encrypted;
 pub mod keyfile;
 pub mod mnemonic;
 pub mod store;
+
+/// The passphrase type every function here takes (re-exported from `age`).
+pub use age::secrecy::SecretString;
