@@ -78,9 +78,14 @@ pub enum ClaimError {
         /// Its canonical form.
         canonical: String,
     },
-    /// The key is not a valid key in canonical text form.
-    #[error("member \"key\": {0}")]
-    Key(KeyError),
+    /// A key member is not a valid key in canonical text form.
+    #[error("member {member:?}: {error}")]
+    Key {
+        /// The member: `key` in a claim; `signer`, `new_key` or `device` in a link.
+        member: &'static str,
+        /// What is wrong with the key.
+        error: KeyError,
+    },
     /// The claim is larger than [`MAX_CLAIM_BYTES`].
     #[error("claim is {found} bytes in JCS form; at most {MAX_CLAIM_BYTES} are allowed")]
     TooLarge {
@@ -210,13 +215,18 @@ pub(crate) fn integer_member(
 }
 
 pub(crate) fn check_version(object: &Map<String, Value>) -> Result<(), ClaimError> {
-    let version = required_string(object, "kez")?;
-    if version != PROTOCOL_VERSION {
-        return Err(ClaimError::UnsupportedVersion(
-            version.chars().take(16).collect(),
-        ));
+    // SPEC §5.1-2: the version is compared before any other rule, length limits included,
+    // so that a future version is `unsupported` whatever its form.
+    match object.get("kez") {
+        None => Err(ClaimError::Missing("kez")),
+        Some(Value::String(v)) if v == PROTOCOL_VERSION => Ok(()),
+        Some(Value::String(v)) => Err(ClaimError::UnsupportedVersion(v.chars().take(16).collect())),
+        Some(other) => Err(ClaimError::Member {
+            member: "kez",
+            expected: "a string",
+            found: describe(other),
+        }),
     }
-    Ok(())
 }
 
 pub(crate) fn parse_key_member(
@@ -224,7 +234,8 @@ pub(crate) fn parse_key_member(
     member: &'static str,
 ) -> Result<PublicKey, ClaimError> {
     let text = required_string(object, member)?;
-    let key = PublicKey::parse_canonical(text).map_err(ClaimError::Key)?;
+    let key =
+        PublicKey::parse_canonical(text).map_err(|error| ClaimError::Key { member, error })?;
     Ok(key)
 }
 
@@ -616,6 +627,15 @@ mod tests {
             Claim::from_value(Value::Object(object)),
             Err(ClaimError::TooLarge { .. })
         ));
+    }
+
+    #[test]
+    fn a_long_future_version_is_unsupported_not_malformed() {
+        let mut object = sample(Algorithm::Ed25519).as_object().clone();
+        object.insert("kez".into(), "9".repeat(2000).into());
+        assert!(Claim::from_value(Value::Object(object))
+            .unwrap_err()
+            .is_unsupported());
     }
 
     #[test]

@@ -44,7 +44,7 @@ pub enum CompactError {
     #[error("unsupported compact version {0:?} (this verifier reads \"kez:z1:\")")]
     UnsupportedVersion(String),
     /// The text is longer than [`MAX_COMPACT_LEN`].
-    #[error("{found} characters long; at most {MAX_COMPACT_LEN} are allowed")]
+    #[error("{found} bytes long; at most {MAX_COMPACT_LEN} are allowed")]
     TooLong {
         /// Its length.
         found: usize,

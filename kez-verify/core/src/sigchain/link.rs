@@ -550,3 +550,33 @@ impl LinkBuilder {
         Link::from_value(Value::Object(object))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::key::Algorithm;
+
+    #[test]
+    fn a_bad_signer_is_named_as_signer() {
+        let key = SecretKey::from_bytes(Algorithm::Ed25519, &[1; 32]).unwrap();
+        let link = LinkBuilder::init(1).sign(&key, None).unwrap();
+        let mut object = link.object.clone();
+        object.insert("signer".into(), "npub1xyz".into());
+        let err = Link::from_value(Value::Object(object)).unwrap_err();
+        assert!(err.to_string().starts_with("member \"signer\""), "{err}");
+    }
+
+    #[test]
+    fn oversized_link_is_rejected_even_when_its_line_is_not_checked_first() {
+        // SPEC §7.1-2 note: unreachable through JSONL (lines are capped first), but the
+        // object-level check still holds for links built from values.
+        let key = SecretKey::from_bytes(Algorithm::Ed25519, &[1; 32]).unwrap();
+        let link = LinkBuilder::init(1).sign(&key, None).unwrap();
+        let mut line = link.to_jcs().to_vec();
+        line.extend(std::iter::repeat_n(b' ', MAX_LINK_BYTES));
+        assert!(matches!(
+            Link::parse_line(&line),
+            Err(LinkError::TooLarge(_))
+        ));
+    }
+}
