@@ -7,8 +7,8 @@
 use std::io::IsTerminal as _;
 use std::path::Path;
 
-use kez_keys::SecretString;
 use kez_keys::encrypted::{EncryptOptions, MAX_WORK_FACTOR};
+use kez_keys::SecretString;
 use zeroize::Zeroizing;
 
 use crate::error::CliError;
