@@ -27,6 +27,13 @@ RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --locked
 step "tests"
 cargo test --workspace --locked
 
+step "second implementation (Node, crosstest/impls/node)"
+if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
+  echo "error: node and npm are needed for the second implementation" >&2
+  exit 2
+fi
+(cd crosstest/impls/node && npm ci --no-audit --no-fund && npm test)
+
 step "fuzz targets (stable smoke over seeds and mutations)"
 cargo test --manifest-path fuzz/Cargo.toml --locked
 

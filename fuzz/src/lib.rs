@@ -45,7 +45,8 @@ pub fn compact(data: &[u8]) {
         return;
     };
     if let Ok(claim) = compact::decode(text) {
-        let again = compact::decode(&compact::encode(&claim)).expect("re-encoded compact form decodes");
+        let again =
+            compact::decode(&compact::encode(&claim)).expect("re-encoded compact form decodes");
         assert_eq!(again.to_jcs(), claim.to_jcs());
     }
 }
@@ -60,7 +61,12 @@ pub fn markdown(data: &[u8]) {
             let doc = markdown::encode(&claim);
             let again = markdown::decode_all(&doc);
             assert_eq!(again.len(), 1);
-            let decoded = again.into_iter().next().expect("one block").item.expect("re-encoded block decodes");
+            let decoded = again
+                .into_iter()
+                .next()
+                .expect("one block")
+                .item
+                .expect("re-encoded block decodes");
             assert_eq!(decoded.to_jcs(), claim.to_jcs());
         }
     }
@@ -75,7 +81,10 @@ pub fn dns_txt(data: &[u8]) {
         for claim in found.into_iter().filter_map(|f| f.item.ok()) {
             let line = dns_txt::encode_zone_line(&claim);
             let again = dns_txt::decode_presentation(&line).expect("re-encoded record decodes");
-            assert_eq!(again[0].item.as_ref().expect("decodes").to_jcs(), claim.to_jcs());
+            assert_eq!(
+                again[0].item.as_ref().expect("decodes").to_jcs(),
+                claim.to_jcs()
+            );
         }
     }
 }
@@ -85,7 +94,8 @@ pub fn sigchain_jsonl(data: &[u8]) {
     if verify_jsonl(data, Track::All, None).is_ok() {
         let mut export = Vec::new();
         for line in JsonlLines::new(data) {
-            let link = Link::parse_line(line.expect("verified chain has newline-terminated lines")).expect("verified line parses");
+            let link = Link::parse_line(line.expect("verified chain has newline-terminated lines"))
+                .expect("verified line parses");
             export.extend_from_slice(link.to_jcs());
             export.push(b'\n');
         }
@@ -98,7 +108,8 @@ pub fn sigchain_jsonl(data: &[u8]) {
 pub fn nostr_event(data: &[u8]) {
     if let Ok(event) = Event::from_json(data) {
         let _ = event.verify();
-        let again = Event::from_json(event.to_json().as_bytes()).expect("serialised event re-parses");
+        let again =
+            Event::from_json(event.to_json().as_bytes()).expect("serialised event re-parses");
         assert_eq!(again, event);
     }
 }

@@ -10,8 +10,8 @@
 //! reported, but never change the verdict (SPEC.md §5.3).
 
 use serde_json::{Map, Value};
-use sha2::{Digest, Sha256};
 
+use crate::digest::Digest256;
 use crate::identity::{Identity, IdentityError};
 use crate::json::{self, JsonError, MAX_SAFE_INTEGER};
 use crate::key::{KeyError, PublicKey, SecretKey, Signature, SignatureError};
@@ -400,9 +400,9 @@ impl Claim {
         &self.signed
     }
 
-    /// The claim id: `sha256:` and the hex SHA-256 of [`Claim::to_jcs`] (SPEC.md §5.5).
-    pub fn id(&self) -> String {
-        format!("sha256:{}", hex::encode(Sha256::digest(&self.jcs)))
+    /// The claim id: the SHA-256 of [`Claim::to_jcs`], written `sha256:<hex>` (SPEC.md §5.5).
+    pub fn id(&self) -> Digest256 {
+        Digest256::of(&self.jcs)
     }
 
     /// Checks the signature under the claim's own key (SPEC.md §4.2).

@@ -7,7 +7,7 @@
 //!
 //! | module | SPEC.md |
 //! |---|---|
-//! | [`json`] | §2 strict I-JSON and JCS |
+//! | [`json`], [`digest`] | §2 strict I-JSON and JCS, digests |
 //! | [`identity`] | §3 identities |
 //! | [`key`], [`ed25519`], [`nostr_event`] | §4 keys, signature suites, NIP-01 events |
 //! | [`claim`] | §5 the claim object |
@@ -29,6 +29,7 @@
 //! ```
 
 pub mod claim;
+pub mod digest;
 pub mod ed25519;
 pub mod encoding;
 pub mod identity;
@@ -39,6 +40,7 @@ pub mod sigchain;
 pub mod verdict;
 
 pub use claim::{Claim, ClaimBuilder, ClaimError};
+pub use digest::Digest256;
 pub use encoding::{DecodeError, Encoding};
 pub use identity::{Identity, IdentityError};
 pub use key::{Algorithm, KeyError, PublicKey, SecretKey, Signature, SignatureError};

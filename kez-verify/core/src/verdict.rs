@@ -9,7 +9,7 @@ use serde::Serialize;
 
 use crate::claim::Claim;
 use crate::identity::Identity;
-use crate::sigchain::{ChainError, ChainErrorKind, ChainPoint, Digest256, VerifiedChain};
+use crate::sigchain::{ChainError, ChainErrorKind, ChainPoint, VerifiedChain};
 
 /// Clock skew tolerated when comparing claim times (SPEC.md §8.4), in seconds.
 pub const SKEW_SECONDS: u64 = 300;
@@ -343,7 +343,7 @@ pub fn evaluate(
         detail,
         subject: claim.subject().to_string(),
         key: claim.key().to_string(),
-        claim_id: claim.id(),
+        claim_id: claim.id().to_string(),
         created_at: claim.created_at(),
         expires_at: claim.expires_at(),
         at,
@@ -461,10 +461,7 @@ fn check_against_chain(claim: &Claim, chain: &VerifiedChain, conditions: &mut Ve
             });
         }
     }
-    let Some(id) = Digest256::parse(&claim.id()) else {
-        return;
-    };
-    match state.claim(&id) {
+    match state.claim(&claim.id()) {
         None => conditions.push(invalid(
             InvalidReason::NotBound,
             format!("no add link binds claim {}", claim.id()),

@@ -291,7 +291,7 @@ fn run_claim_case(case_dir: &Path, case: &Case) -> Result<(), String> {
         let ids: HashSet<Digest256> = items
             .iter()
             .filter_map(|item| item.as_ref().ok())
-            .filter_map(|claim| Digest256::parse(&claim.id()))
+            .map(|claim| claim.id())
             .collect();
         let tracked = chain_evidence(case_dir, case, Track::Claims(ids))?;
         let again: Vec<ExpectedOutcome> =

@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use kez_core::claim::ClaimBuilder;
 use kez_core::encoding::{compact, dns_txt, markdown};
 use kez_core::key::signing_message;
-use kez_core::sigchain::{verify_jsonl, Digest256, Link, LinkBuilder, Op, RevokeTarget, Track};
+use kez_core::sigchain::{verify_jsonl, Link, LinkBuilder, Op, RevokeTarget, Track};
 use kez_core::verdict::{evaluate, ChainEvidence, Outcome};
 use kez_core::{Algorithm, Claim, SecretKey};
 
@@ -126,7 +126,7 @@ fn render() -> String {
     );
 
     // A.7: a sigchain.
-    let id1 = Digest256::parse(&c1.id()).expect("claim id");
+    let id1 = c1.id();
     let l0 = LinkBuilder::init(T0).sign(&ed, None).expect("init");
     let l1 = LinkBuilder::after(
         &l0,

@@ -110,7 +110,7 @@ pub(crate) fn run(ui: &Ui) -> CliResult {
         schema: SCHEMA,
         subject: claim.subject().to_string(),
         key: claim.key().to_string(),
-        claim_id: claim.id(),
+        claim_id: claim.id().to_string(),
         created_at: DEMO_CREATED_AT,
         expires_at: DEMO_EXPIRES_AT,
         at: DEMO_AT,

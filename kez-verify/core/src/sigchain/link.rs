@@ -10,49 +10,18 @@
 //! SHA-256 of its whole JCS form, which is exactly its JSONL line without the newline.
 
 use serde_json::{Map, Value};
-use sha2::{Digest, Sha256};
 
 use crate::claim::{
     check_version, integer_member, parse_key_member, parse_signature_member, required_string,
     signed_bytes_without, string_member, ClaimError,
 };
+pub use crate::digest::Digest256;
 use crate::identity::Identity;
 use crate::json;
 use crate::key::{PublicKey, SecretKey, Signature};
 
 /// The largest link accepted, in bytes of its JCS form (SPEC.md §7.3).
 pub const MAX_LINK_BYTES: usize = 8192;
-
-/// A SHA-256 digest in the text form `sha256:<64 hex>` (SPEC.md §2.4).
-#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct Digest256(pub [u8; 32]);
-
-impl Digest256 {
-    /// Hashes `bytes`.
-    pub fn of(bytes: &[u8]) -> Self {
-        Digest256(Sha256::digest(bytes).into())
-    }
-
-    /// Parses `sha256:<64 lowercase hex>`.
-    pub fn parse(text: &str) -> Option<Self> {
-        let hex = text.strip_prefix("sha256:")?;
-        crate::key::decode_hex::<32>("digest", hex)
-            .ok()
-            .map(Digest256)
-    }
-}
-
-impl std::fmt::Display for Digest256 {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "sha256:{}", hex::encode(self.0))
-    }
-}
-
-impl std::fmt::Debug for Digest256 {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{self}")
-    }
-}
 
 /// What a `revoke` link revokes.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -517,8 +486,21 @@ impl LinkBuilder {
     }
 
     /// Signs with `signer`, and for `rotate` countersigns with `new_key`. The result is
-    /// checked as a verifier would check it.
+    /// checked as a verifier would check it. BIP-340 signatures use fresh random
+    /// `aux_rand`; see [`LinkBuilder::sign_with_aux`] for reproducible links.
     pub fn sign(self, signer: &SecretKey, new_key: Option<&SecretKey>) -> Result<Link, LinkError> {
+        self.sign_with_aux(signer, new_key, None, None)
+    }
+
+    /// Like [`LinkBuilder::sign`], with BIP-340 `aux_rand` for the signature and the
+    /// countersignature (ignored for Ed25519 keys, whose signatures are deterministic).
+    pub fn sign_with_aux(
+        self,
+        signer: &SecretKey,
+        new_key: Option<&SecretKey>,
+        aux: Option<&[u8; 32]>,
+        counter_aux: Option<&[u8; 32]>,
+    ) -> Result<Link, LinkError> {
         let mut object = Map::new();
         object.insert("kez".into(), crate::claim::PROTOCOL_VERSION.into());
         object.insert("type".into(), "link".into());
@@ -536,12 +518,12 @@ impl LinkBuilder {
         if let Some(new_key) = new_key {
             object.insert(
                 "countersig".into(),
-                new_key.sign_object(&signed, None).to_hex().into(),
+                new_key.sign_object(&signed, counter_aux).to_hex().into(),
             );
         }
         object.insert(
             "sig".into(),
-            signer.sign_object(&signed, None).to_hex().into(),
+            signer.sign_object(&signed, aux).to_hex().into(),
         );
         Self::check(object)
     }

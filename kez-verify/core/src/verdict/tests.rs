@@ -2,6 +2,7 @@ use super::*;
 use crate::claim::ClaimBuilder;
 use crate::key::{Algorithm, SecretKey};
 use crate::sigchain::{verify_jsonl, Link, LinkBuilder, Op, RevokeTarget, Track};
+use crate::Digest256;
 
 const T0: u64 = 1_767_225_600;
 
@@ -19,7 +20,7 @@ fn claim_at(signer: &SecretKey, subject: &str, created: u64, expires: Option<u64
 
 fn add(c: &Claim) -> Op {
     Op::Add {
-        claim: Digest256::parse(&c.id()).unwrap(),
+        claim: c.id(),
         subject: c.subject().clone(),
     }
 }
@@ -132,7 +133,7 @@ fn revocation_by_claim_and_subject_respects_as_of() {
     let k = key(1);
     let c = claim_at(&k, "github:jason", T0 + 10, None);
     let by_claim = Chain::new(&k).push(add(&c), T0 + 20, &k, None).push(
-        Op::Revoke(RevokeTarget::Claim(Digest256::parse(&c.id()).unwrap())),
+        Op::Revoke(RevokeTarget::Claim(c.id())),
         T0 + 30,
         &k,
         None,
@@ -340,7 +341,7 @@ fn chain_failures_and_precedence() {
     assert_eq!(v.outcome(), Outcome::Unreachable);
     // Revoked outranks expired.
     let chain = Chain::new(&k).push(add(&c), T0 + 11, &k, None).push(
-        Op::Revoke(RevokeTarget::Claim(Digest256::parse(&c.id()).unwrap())),
+        Op::Revoke(RevokeTarget::Claim(c.id())),
         T0 + 12,
         &k,
         None,

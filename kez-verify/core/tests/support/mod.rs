@@ -370,15 +370,13 @@ fn sig_of(c: &Claim) -> String {
 
 fn add_op(c: &Claim) -> Op {
     Op::Add {
-        claim: Digest256::parse(&c.id()).expect("claim ids are digests"),
+        claim: c.id(),
         subject: c.subject().clone(),
     }
 }
 
 fn revoke_claim(c: &Claim) -> Op {
-    Op::Revoke(RevokeTarget::Claim(
-        Digest256::parse(&c.id()).expect("claim ids are digests"),
-    ))
+    Op::Revoke(RevokeTarget::Claim(c.id()))
 }
 
 /// A chain built link by link.
@@ -3551,14 +3549,7 @@ fn chain_edges(g: &mut Gen, k: &Keys) {
             "chain.jsonl",
             with_line2(body_edit(
                 "claim",
-                json!(format!(
-                    "sha256:{}",
-                    hex::encode_upper(
-                        Digest256::parse(&c.c2.id())
-                            .map(|d| d.0)
-                            .unwrap_or_default()
-                    )
-                )),
+                json!(format!("sha256:{}", hex::encode_upper(c.c2.id().0))),
             )),
         )
         .error("malformed"),
@@ -3573,7 +3564,7 @@ fn chain_edges(g: &mut Gen, k: &Keys) {
             "chain.jsonl",
             with_line2(body_edit(
                 "claim",
-                json!(c.c2.id().replace("sha256:", "sha512:")),
+                json!(c.c2.id().to_string().replace("sha256:", "sha512:")),
             )),
         )
         .error("malformed"),
@@ -4075,7 +4066,7 @@ fn verdicts(g: &mut Gen, k: &Keys) {
     );
     let other_subject = ChainB::init(&k.ed, T0).push(
         Op::Add {
-            claim: Digest256::parse(&c1.id()).expect("claim ids are digests"),
+            claim: c1.id(),
             subject: identity("github:alice"),
         },
         T0 + 60,
@@ -4216,7 +4207,7 @@ fn verdict_edges(g: &mut Gen, k: &Keys) {
             .chain_file("chain.jsonl", chain)
     };
     let add_as = |claim: &Claim, subject: &str| Op::Add {
-        claim: Digest256::parse(&claim.id()).expect("claim ids are digests"),
+        claim: claim.id(),
         subject: identity(subject),
     };
     g.add(
