@@ -37,5 +37,8 @@ fi
 step "fuzz targets (stable smoke over seeds and mutations)"
 cargo test --manifest-path fuzz/Cargo.toml --locked
 
+step "fuzz targets (coverage-guided libFuzzer on the stable toolchain, 10 s each)"
+bash fuzz/smoke.sh 10
+
 step "benchmarks compile"
 cargo bench --workspace --locked --no-run
