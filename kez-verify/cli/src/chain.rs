@@ -2,12 +2,14 @@
 //! §7.6). The verification itself is `kez_core::sigchain`'s; this module attaches file
 //! names and exit codes to its answers.
 
+use std::collections::HashSet;
 use std::path::Path;
 
 use kez_core::sigchain::{
-    self, ChainError, ChainErrorKind, ChainVerifier, Comparison, JsonlLines, Link, Track,
-    VerifiedChain,
+    self, ChainError, ChainErrorKind, ChainVerifier, Comparison, Digest256, JsonlLines, Link,
+    Track, VerifiedChain,
 };
+use kez_core::verdict::ChainEvidence;
 
 use crate::error::{CliError, Status};
 use crate::input;
@@ -76,6 +78,16 @@ pub(crate) struct CopiesError {
 /// Compares copies of a chain (SPEC.md §7.6): every copy must verify and be a prefix
 /// of the longest. Returns the index of the longest copy.
 pub(crate) fn longest_copy(copies: &[Vec<u8>]) -> Result<usize, CopiesError> {
+    // SPEC §7.6-2: every copy is verified in full, in the order given, and the first copy
+    // that fails decides the result; only copies that all verify are compared for forks.
+    for (i, copy) in copies.iter().enumerate() {
+        if let Err(error) = sigchain::verify_jsonl(copy, Track::Claims(Default::default()), None) {
+            return Err(CopiesError {
+                copies: vec![i],
+                error,
+            });
+        }
+    }
     let mut longest = 0;
     for other in 1..copies.len() {
         let compared = sigchain::compare_copies(
@@ -85,31 +97,65 @@ pub(crate) fn longest_copy(copies: &[Vec<u8>]) -> Result<usize, CopiesError> {
         match compared {
             Ok(Comparison::FirstIsPrefix) => longest = other,
             Ok(Comparison::Identical | Comparison::SecondIsPrefix) => {}
-            Err(error) if error.kind() == ChainErrorKind::Fork => {
+            Err(error) => {
                 return Err(CopiesError {
                     copies: vec![longest, other],
                     error,
                 })
             }
-            Err(error) => {
-                // compare_copies does not say which copy failed: ask each alone.
-                let alone = [longest, other].into_iter().find_map(|i| {
-                    sigchain::verify_jsonl(&copies[i], Track::Claims(Default::default()), None)
-                        .err()
-                        .map(|error| (i, error))
-                });
-                return Err(match alone {
-                    Some((i, error)) => CopiesError {
-                        copies: vec![i],
-                        error,
-                    },
-                    None => CopiesError {
-                        copies: vec![longest, other],
-                        error,
-                    },
-                });
-            }
         }
     }
     Ok(longest)
+}
+
+/// What the copies of a signer's sigchain say, kept alive for the verdicts that borrow it.
+pub(crate) enum Evidence {
+    /// No chain was given.
+    NotChecked,
+    /// The copies agree and the longest verified; its state as of the evaluation time.
+    Verified(Box<VerifiedChain>),
+    /// The copies fork, or one does not verify.
+    Failed(ChainError),
+}
+
+impl Evidence {
+    /// The evidence as `kez_core::verdict` takes it.
+    pub(crate) fn as_chain(&self) -> ChainEvidence<'_> {
+        match self {
+            Evidence::NotChecked => ChainEvidence::NotChecked,
+            Evidence::Verified(v) => ChainEvidence::Verified(v),
+            Evidence::Failed(e) => ChainEvidence::Failed(e),
+        }
+    }
+}
+
+/// Compares the `copies` of a signer's chain (SPEC.md §7.6) and verifies the longest,
+/// tracking the claims `ids`, as of `at`. No copies means no chain was checked.
+pub(crate) fn evidence(copies: &[Vec<u8>], ids: HashSet<Digest256>, at: u64) -> Evidence {
+    if copies.is_empty() {
+        return Evidence::NotChecked;
+    }
+    let longest = match longest_copy(copies) {
+        Ok(i) => i,
+        Err(e) => return Evidence::Failed(e.error),
+    };
+    match sigchain::verify_jsonl(&copies[longest], Track::Claims(ids), Some(at)) {
+        Ok(verified) => Evidence::Verified(Box::new(verified)),
+        Err(error) => Evidence::Failed(error),
+    }
+}
+
+/// The canonical JSONL of a chain that verifies in full (SPEC.md §7.3): each link's JCS
+/// form and a newline, only the links created at or before `at` when it is given.
+pub(crate) fn export(bytes: &[u8], at: Option<u64>) -> Result<Vec<u8>, ChainError> {
+    let (_, links) = verify_with_links(bytes, Track::Claims(Default::default()), None)?;
+    let mut out = Vec::with_capacity(bytes.len());
+    for link in links
+        .iter()
+        .take_while(|l| at.is_none_or(|at| l.created_at() <= at))
+    {
+        out.extend_from_slice(link.to_jcs());
+        out.push(b'\n');
+    }
+    Ok(out)
 }

@@ -15,7 +15,8 @@ use crate::clock;
 #[derive(Debug, Parser)]
 #[command(name = "kez-verify", version, max_term_width = 100)]
 pub(crate) struct Cli {
-    /// Output format: `human` text or `json` (documented in docs/CLI.md).
+    /// Output format: `human` text or `json` (documented in docs/CLI.md); `replay` also
+    /// writes `junit` XML.
     #[arg(long, global = true, value_enum, default_value_t = Format::Human)]
     pub(crate) format: Format,
 
@@ -31,6 +32,8 @@ pub(crate) enum Format {
     Human,
     /// JSON for programs (schemas in docs/CLI.md).
     Json,
+    /// JUnit XML for CI systems (`replay` only; docs/SUITES.md).
+    Junit,
 }
 
 /// The top-level commands.
@@ -50,10 +53,27 @@ pub(crate) enum Command {
     /// Create, extend, inspect and verify sigchains (JSONL files).
     #[command(subcommand)]
     Sigchain(SigchainCommand),
+    /// Replay a fixture suite offline and compare every case with its expected outcome
+    /// (docs/SUITES.md). Exit 0 all match, 1 any differs, 2 suite refused (bad manifest,
+    /// signature or files).
+    Replay(crate::commands::replay::ReplayArgs),
+    /// Build and re-sign fixture suites (docs/SUITES.md).
+    #[command(subcommand)]
+    Suite(crate::commands::replay::SuiteCommand),
+    /// NATS credentials: generate an operator, accounts and users from a TOML spec,
+    /// check .creds files, JWTs, NSC stores and server configs, issue a user for a KEZ
+    /// key (docs/NATS.md).
+    #[command(subcommand)]
+    Nats(crate::commands::nats::NatsCommand),
     /// Sign a claim with a fixed demo key, encode it four ways and verify each.
     ///
     /// The output is deterministic: a fixed key, subject and times, no nonce.
     Demo,
+    /// Speak the crosstest adapter protocol v1 (docs/ADAPTER.md) on stdin and stdout.
+    ///
+    /// One JSON request per line in, one JSON response per line out, in order. Exits 0
+    /// when stdin closes or after `shutdown`. --format does not apply.
+    Adapter,
 }
 
 /// `canon [FILE|-]`.

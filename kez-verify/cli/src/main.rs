@@ -4,6 +4,7 @@
 //! the command line, reads and writes files, and renders results. Exit codes follow
 //! SPEC.md §8.6 (see [`error`]); the JSON output is described in `docs/CLI.md`.
 
+mod adapter;
 mod chain;
 mod cli;
 mod clock;

@@ -7,14 +7,14 @@ use std::path::Path;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
 use kez_core::encoding::{self, Located};
-use kez_core::sigchain::{self, Digest256, Track, VerifiedChain};
-use kez_core::verdict::{self, ChainEvidence, InvalidReason};
+use kez_core::sigchain::Digest256;
+use kez_core::verdict::{self, InvalidReason};
 use kez_core::{Claim, ClaimBuilder, DecodeError, Encoding, Outcome, Verdict};
 use kez_keys::store;
 use rand_core::{OsRng, RngCore as _};
 use serde::Serialize;
 
-use crate::chain;
+use crate::chain::{self, Evidence};
 use crate::cli::{ClaimCommand, ClaimEncodeArgs, ClaimNewArgs, ClaimVerifyArgs};
 use crate::clock;
 use crate::error::{CliError, CliResult, Status};
@@ -240,46 +240,18 @@ struct VerifyReport {
     chain_failure: Option<String>,
 }
 
-/// What the signer's sigchain files say, kept alive for the verdicts.
-enum Evidence {
-    NotChecked,
-    Verified(Box<VerifiedChain>),
-    Failed(sigchain::ChainError),
-}
-
-impl Evidence {
-    fn as_chain(&self) -> ChainEvidence<'_> {
-        match self {
-            Evidence::NotChecked => ChainEvidence::NotChecked,
-            Evidence::Verified(v) => ChainEvidence::Verified(v),
-            Evidence::Failed(e) => ChainEvidence::Failed(e),
-        }
-    }
-}
-
-/// Verifies the chain copies in `paths`, tracking the claims `ids`, as of `at`.
+/// Reads the chain copies in `paths` and verifies them, tracking the claims `ids`, as of
+/// `at`.
 fn chain_evidence(
     paths: &[std::path::PathBuf],
     ids: HashSet<Digest256>,
     at: u64,
 ) -> Result<Evidence, CliError> {
-    if paths.is_empty() {
-        return Ok(Evidence::NotChecked);
-    }
     let copies = paths
         .iter()
         .map(|p| chain::read(p))
         .collect::<Result<Vec<_>, _>>()?;
-    let longest = match chain::longest_copy(&copies) {
-        Ok(i) => i,
-        Err(e) => return Ok(Evidence::Failed(e.error)),
-    };
-    Ok(
-        match sigchain::verify_jsonl(&copies[longest], Track::Claims(ids), Some(at)) {
-            Ok(verified) => Evidence::Verified(Box::new(verified)),
-            Err(error) => Evidence::Failed(error),
-        },
-    )
+    Ok(chain::evidence(&copies, ids, at))
 }
 
 fn verify(ui: &Ui, args: &ClaimVerifyArgs) -> CliResult {

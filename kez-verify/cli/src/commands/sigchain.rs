@@ -561,16 +561,8 @@ fn verify(ui: &Ui, args: &ChainVerifyArgs) -> CliResult {
 fn export(args: &ChainShowArgs) -> CliResult {
     let bytes = chain::read(&args.chain)?;
     let name = input::display_name(&args.chain);
-    let (_, links) = chain::verify_with_links(&bytes, Track::Claims(Default::default()), None)
+    let out = chain::export(&bytes, args.at)
         .map_err(|e| chain::cli_error(&format!("{name} does not verify"), &e))?;
-    let mut out = Vec::with_capacity(bytes.len());
-    for link in links
-        .iter()
-        .take_while(|l| args.at.is_none_or(|at| l.created_at() <= at))
-    {
-        out.extend_from_slice(link.to_jcs());
-        out.push(b'\n');
-    }
     output::stdout(&out)?;
     Ok(Status::Ok)
 }

@@ -593,9 +593,11 @@ pub enum Comparison {
     SecondIsPrefix,
 }
 
-/// Compares two copies of a chain, each verified in full: identical, one a prefix of the
-/// other, or a fork (an error of kind [`ChainErrorKind::Fork`]) when they diverge.
-/// Memory stays bounded: both copies are streamed side by side.
+/// Compares two copies of a chain (SPEC.md §7.6-2): each is verified in full, and a
+/// failure of the first copy is the result, else a failure of the second; only when both
+/// verify are they compared, giving identical, one a prefix of the other, or a fork (an
+/// error of kind [`ChainErrorKind::Fork`]) when they diverge. Memory stays bounded: both
+/// copies are streamed side by side.
 pub fn compare_copies<'a, A, B>(first: A, second: B) -> Result<Comparison, ChainError>
 where
     A: IntoIterator<Item = Result<&'a [u8], ChainError>>,
@@ -605,21 +607,35 @@ where
     let mut b_lines = second.into_iter();
     let mut a = ChainVerifier::new(Track::Claims(Default::default()), None);
     let mut b = ChainVerifier::new(Track::Claims(Default::default()), None);
+    // The second copy's first failure; it is the result only if the first copy verifies.
+    let mut b_failed: Option<ChainError> = None;
     let mut diverged: Option<(u64, Digest256, Digest256)> = None;
     loop {
-        let (la, lb) = (a_lines.next().transpose()?, b_lines.next().transpose()?);
+        let la = a_lines.next().transpose()?;
         if let Some(line) = la {
             a.push_line(line)?;
         }
+        let lb = if b_failed.is_none() {
+            match b_lines.next().transpose() {
+                Ok(line) => line,
+                Err(e) => {
+                    b_failed = Some(e);
+                    None
+                }
+            }
+        } else {
+            None
+        };
         if let Some(line) = lb {
-            b.push_line(line)?;
+            if let Err(e) = b.push_line(line) {
+                b_failed = Some(e);
+            }
         }
         if diverged.is_none() {
             if let (Some(x), Some(y)) = (la, lb) {
                 if x != y {
                     let seq = a.head.as_ref().map_or(0, |h| h.seq);
-                    let (ha, hb) = (Digest256::of(x), Digest256::of(y));
-                    diverged = Some((seq, ha, hb));
+                    diverged = Some((seq, Digest256::of(x), Digest256::of(y)));
                 }
             }
         }
@@ -627,7 +643,11 @@ where
             break;
         }
     }
-    let (fa, fb) = (a.finish()?, b.finish()?);
+    let fa = a.finish()?;
+    if let Some(e) = b_failed {
+        return Err(e);
+    }
+    let fb = b.finish()?;
     if let Some((seq, first, second)) = diverged {
         return Err(ChainError::Fork { seq, first, second });
     }

@@ -1,0 +1,977 @@
+//! Turning a [`Spec`] into an nsc home: keys, an NSC store, `.creds` files and two
+//! nats-server configs (see [`crate::layout`] for the paths).
+//!
+//! * The operator has an identity key and a signing key; accounts are signed by the
+//!   signing key (and, by default, `strict_signing_key_usage` requires it).
+//! * Every account has an identity key, an unscoped signing key, and one scoped
+//!   signing key per role whose template holds the role's permissions. A user with one
+//!   role is signed by that role's scoped key and carries no permissions of its own; a
+//!   user with several is signed by the unscoped key and carries the union of their
+//!   permissions (the most permissive of each limit; every deny list applies).
+//! * The system account (`SYS` unless named otherwise) has one user, `sys`, allowed
+//!   `>`; the operator JWT names it as `system_account`.
+//! * `nats-server.conf` uses the memory resolver with every account preloaded;
+//!   `nats-server-full.conf` the full resolver storing JWTs in `jwt/` (an absolute
+//!   path), seeded from the same preload. Either starts with
+//!   `nats-server -c FILE -a 127.0.0.1 -p -1`.
+//!
+//! Every file is written atomically ([`kez_keys::store::write_atomic`]), keys, `.creds`
+//! and store files with mode `0600`, configs `0644`, directories `0700`. An output
+//! directory that is not empty is refused unless `force` is set; with `force`, the keys
+//! found in it are kept (the store's JWTs say which key is which), a JWT whose claims
+//! are unchanged apart from `iat` and `jti` is kept byte for byte, and only files whose
+//! bytes change are rewritten.
+//!
+//! Revocations are sticky: each run adds the keys in [`GenerateOptions::revoked`] to
+//! the `revocations` of every account that has a user with that key (every account when
+//! none has), at the time of the run, and keeps the earlier ones. A revoked user is
+//! never re-signed (a later `iat` would escape the revocation): its store JWT stays,
+//! so that its key stays known, and its `.creds` file is removed. To give the user a
+//! new key, delete its store JWT (or, for a person, change `kez_key`).
+
+use std::collections::{BTreeMap, HashMap};
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use crate::claims::{
+    AccountClaims, Claims, Export, Import, JetStreamLimits, OperatorClaims, Permission,
+    ResponsePermission, SigningKey, UserClaims, UserPermissionLimits, UserScope, NO_LIMIT,
+    USER_SCOPE_KIND,
+};
+use crate::creds;
+use crate::jwt::{self, Jwt, JwtError};
+use crate::layout::{self, Layout};
+use crate::nkey::{NkeyError, PublicNkey, Role, Seed};
+use crate::serverconf::{OperatorConfig, PreloadAccount};
+use crate::spec::{AccountSpec, RoleSpec, Spec, UserSpec};
+
+/// How to generate.
+#[derive(Debug, Clone, Default)]
+#[non_exhaustive]
+pub struct GenerateOptions {
+    /// Write into an output directory that is not empty (keeping its keys).
+    pub force: bool,
+    /// The time to sign at, Unix seconds.
+    pub now: i64,
+    /// User keys to revoke (the CLI fills this from sigchains).
+    pub revoked: Vec<PublicNkey>,
+}
+
+impl GenerateOptions {
+    /// Options signing at `now`, without force or revocations.
+    pub fn at(now: i64) -> Self {
+        Self {
+            force: false,
+            now,
+            revoked: Vec::new(),
+        }
+    }
+}
+
+/// Why generation failed. No variant carries secret material.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum GenerateError {
+    /// The output directory is not empty and `force` was not given.
+    #[error("{} is not empty; pass --force to update it (its keys are kept)", path.display())]
+    Exists {
+        /// The output directory.
+        path: PathBuf,
+    },
+    /// An existing JWT names a key whose seed is not in the key store, so it cannot be
+    /// re-signed without changing identities.
+    #[error("{what} {public} is in the store but its key file {} is missing", path.display())]
+    MissingKey {
+        /// Which key.
+        what: String,
+        /// Its public key.
+        public: String,
+        /// Where the key file should be.
+        path: PathBuf,
+    },
+    /// A key file does not hold the seed its name says.
+    #[error("{}: {message}", path.display())]
+    BadKeyFile {
+        /// The key file.
+        path: PathBuf,
+        /// What is wrong (never the seed).
+        message: String,
+    },
+    /// An existing store JWT does not decode.
+    #[error("{}: existing JWT does not decode: {error}", path.display())]
+    BadExisting {
+        /// The JWT file.
+        path: PathBuf,
+        /// Why.
+        error: JwtError,
+    },
+    /// A key could not be generated or used.
+    #[error(transparent)]
+    Nkey(#[from] NkeyError),
+    /// The spec has a value [`Spec::parse`] would have refused (a spec built by hand).
+    #[error("invalid spec: {0}")]
+    InvalidSpec(String),
+    /// Signing failed (a caller mistake in the claims).
+    #[error("cannot sign: {0}")]
+    Jwt(#[from] JwtError),
+    /// A file could not be written.
+    #[error(transparent)]
+    Write(#[from] kez_keys::store::WriteError),
+    /// A file or directory could not be read, created or removed.
+    #[error("{}: {error}", path.display())]
+    Io {
+        /// The path.
+        path: PathBuf,
+        /// What went wrong.
+        #[source]
+        error: std::io::Error,
+    },
+}
+
+impl GenerateError {
+    /// The stable kind: `usage` for [`GenerateError::Exists`], `transport` for I/O,
+    /// `malformed` otherwise.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            GenerateError::Exists { .. } => "usage",
+            GenerateError::Io { .. } | GenerateError::Write(_) => "transport",
+            _ => "malformed",
+        }
+    }
+}
+
+/// A generated user.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct GeneratedUser {
+    /// The user's name.
+    pub name: String,
+    /// The user's public key.
+    pub public_key: PublicNkey,
+    /// The store JWT; `None` only for a revoked user that never had one.
+    pub jwt: Option<PathBuf>,
+    /// The `.creds` file; `None` for a KEZ key (no seed here) or when revoked.
+    pub creds: Option<PathBuf>,
+    /// Whether the user's key is revoked.
+    pub revoked: bool,
+}
+
+/// A generated account.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct GeneratedAccount {
+    /// The account's name.
+    pub name: String,
+    /// The account's public key.
+    pub public_key: PublicNkey,
+    /// Its users.
+    pub users: Vec<GeneratedUser>,
+}
+
+/// What [`generate`] produced.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct Generated {
+    /// The paths.
+    pub layout: Layout,
+    /// The operator's public key.
+    pub operator: PublicNkey,
+    /// The system account's public key.
+    pub system_account: PublicNkey,
+    /// Every account, the system account first.
+    pub accounts: Vec<GeneratedAccount>,
+    /// The memory resolver config.
+    pub memory_config: PathBuf,
+    /// The full resolver config.
+    pub full_config: PathBuf,
+    /// Files written (new or changed).
+    pub written: Vec<PathBuf>,
+    /// Files left as they were, byte for byte.
+    pub unchanged: Vec<PathBuf>,
+    /// Files removed (revoked users' `.creds`).
+    pub removed: Vec<PathBuf>,
+}
+
+const FILE_MODE: u32 = 0o600;
+const CONFIG_MODE: u32 = 0o644;
+
+fn io(path: &Path) -> impl FnOnce(std::io::Error) -> GenerateError + '_ {
+    move |error| GenerateError::Io {
+        path: path.to_owned(),
+        error,
+    }
+}
+
+fn make_dir(path: &Path) -> Result<(), GenerateError> {
+    let mut builder = fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::DirBuilderExt as _;
+        builder.mode(0o700);
+    }
+    builder.create(path).map_err(io(path))
+}
+
+#[derive(Default)]
+struct Writer {
+    written: Vec<PathBuf>,
+    unchanged: Vec<PathBuf>,
+    removed: Vec<PathBuf>,
+}
+
+impl Writer {
+    /// Writes `bytes` to `path` unless it already holds exactly them.
+    fn file(&mut self, path: &Path, bytes: &[u8], mode: u32) -> Result<(), GenerateError> {
+        if let Some(parent) = path.parent() {
+            make_dir(parent)?;
+        }
+        if let Ok(existing) = fs::read(path) {
+            if existing == bytes {
+                self.unchanged.push(path.to_owned());
+                return Ok(());
+            }
+        }
+        kez_keys::store::write_atomic(path, bytes, mode, true)?;
+        self.written.push(path.to_owned());
+        Ok(())
+    }
+
+    fn remove(&mut self, path: &Path) -> Result<(), GenerateError> {
+        if path.exists() {
+            fs::remove_file(path).map_err(io(path))?;
+            self.removed.push(path.to_owned());
+        }
+        Ok(())
+    }
+}
+
+/// What the output directory held before.
+#[derive(Default)]
+struct Existing {
+    operator: Option<(String, OperatorClaims)>,
+    accounts: HashMap<String, (String, AccountClaims)>,
+    users: HashMap<(String, String), (String, UserClaims)>,
+}
+
+fn read_jwt<C: Claims>(path: &Path) -> Result<Option<(String, C)>, GenerateError> {
+    let Ok(text) = fs::read_to_string(path) else {
+        return Ok(None);
+    };
+    let text = text.trim().to_string();
+    let bad = |error| GenerateError::BadExisting {
+        path: path.to_owned(),
+        error,
+    };
+    let claims = Jwt::decode(&text)
+        .and_then(|j| j.claims::<C>())
+        .map_err(bad)?;
+    Ok(Some((text, claims)))
+}
+
+fn read_existing(layout: &Layout, spec: &Spec) -> Result<Existing, GenerateError> {
+    let op = &spec.operator.name;
+    let mut existing = Existing {
+        operator: read_jwt(&layout.operator_jwt(op))?,
+        ..Existing::default()
+    };
+    let names = std::iter::once(spec.system_account.as_str())
+        .chain(spec.accounts.iter().map(|a| a.name.as_str()));
+    for account in names {
+        if let Some(found) = read_jwt(&layout.account_jwt(op, account))? {
+            existing.accounts.insert(account.to_string(), found);
+        }
+        let users = layout.account_jwt(op, account).with_file_name("users");
+        let Ok(entries) = fs::read_dir(&users) else {
+            continue;
+        };
+        for entry in entries.flatten() {
+            let path = entry.path();
+            if path.extension().is_some_and(|e| e == "jwt") {
+                let name = path
+                    .file_stem()
+                    .map(|s| s.to_string_lossy().into_owned())
+                    .unwrap_or_default();
+                if let Some(found) = read_jwt(&path)? {
+                    existing.users.insert((account.to_string(), name), found);
+                }
+            }
+        }
+    }
+    Ok(existing)
+}
+
+/// Loads the seed of `public` from the key store, if its file exists.
+fn load_seed(layout: &Layout, public: &str) -> Result<Option<Seed>, GenerateError> {
+    let path = layout::key_path(&layout.keystore(), public);
+    let Ok(text) = fs::read_to_string(&path) else {
+        return Ok(None);
+    };
+    let seed = Seed::parse(text.trim()).map_err(|e| GenerateError::BadKeyFile {
+        path: path.clone(),
+        message: e.to_string(),
+    })?;
+    if seed.public_key().to_string() != public {
+        return Err(GenerateError::BadKeyFile {
+            path,
+            message: format!("holds the seed of {}", seed.public_key()),
+        });
+    }
+    Ok(Some(seed))
+}
+
+/// The seed of an existing key (which must be in the key store), or a new one.
+fn keep_or_new(
+    layout: &Layout,
+    existing: Option<&str>,
+    role: Role,
+    what: &str,
+) -> Result<Seed, GenerateError> {
+    match existing {
+        None => Ok(Seed::generate(role)?),
+        Some(public) => load_seed(layout, public)?.ok_or_else(|| GenerateError::MissingKey {
+            what: what.to_string(),
+            public: public.to_string(),
+            path: layout::key_path(&layout.keystore(), public),
+        }),
+    }
+}
+
+/// Keeps `old` when its claims equal `desired` apart from `iat` and `jti` and it
+/// verifies with `signer`; otherwise signs `desired` at `now`.
+fn sign_if_changed<C: Claims + PartialEq>(
+    mut desired: C,
+    old: Option<&(String, C)>,
+    signer: &Seed,
+    now: i64,
+) -> Result<String, GenerateError> {
+    {
+        let generic = desired.generic_mut();
+        generic.claim_type = C::TYPE.as_str().to_string();
+        generic.version = crate::claims::VERSION;
+    }
+    desired.data_mut().issuer = signer.public_key().to_string();
+    if let Some((text, old)) = old {
+        let normalise = |c: &C| {
+            let mut c = c.clone();
+            c.data_mut().issued_at = 0;
+            c.data_mut().id.clear();
+            c
+        };
+        let verifies = Jwt::decode_v2(text).is_ok_and(|j| j.verify_with(&signer.public_key()));
+        if verifies && normalise(old) == normalise(&desired) {
+            return Ok(text.clone());
+        }
+    }
+    Ok(jwt::encode(&mut desired, signer, now)?)
+}
+
+fn permission(allow: &[String], deny: &[String]) -> Permission {
+    Permission {
+        allow: allow.to_vec(),
+        deny: deny.to_vec(),
+    }
+}
+
+/// A role's permissions and limits, as a scope template.
+fn role_template(role: &RoleSpec) -> UserPermissionLimits {
+    let mut t = UserPermissionLimits::default();
+    if role.allow_all {
+        let all = [">".to_string()];
+        t.permissions.publish = permission(&all, &[]);
+        t.permissions.subscribe = permission(&all, &[]);
+    } else {
+        t.permissions.publish = permission(&role.pub_allow, &role.pub_deny);
+        t.permissions.subscribe = permission(&role.sub_allow, &role.sub_deny);
+    }
+    if role.resp_max.is_some() || role.resp_ttl_ms.is_some() {
+        t.permissions.response = Some(ResponsePermission {
+            max_msgs: role.resp_max.unwrap_or(1),
+            expires: role.resp_ttl_ms.unwrap_or(0).saturating_mul(1_000_000),
+        });
+    }
+    t.limits.user.src = role.src.clone();
+    t.limits.nats.subs = role.subs;
+    t.limits.nats.data = role.data;
+    t.limits.nats.payload = role.payload;
+    t.bearer_token = role.bearer_token;
+    t.allowed_connection_types = role.allowed_connection_types.clone();
+    t
+}
+
+fn union(into: &mut Vec<String>, more: &[String]) {
+    for item in more {
+        if !into.contains(item) {
+            into.push(item.clone());
+        }
+    }
+}
+
+fn most(a: i64, b: i64) -> i64 {
+    if a == NO_LIMIT || b == NO_LIMIT {
+        NO_LIMIT
+    } else {
+        a.max(b)
+    }
+}
+
+/// The union of several roles' templates.
+fn merge(templates: &[UserPermissionLimits]) -> UserPermissionLimits {
+    let mut out = templates.first().cloned().unwrap_or_default();
+    for t in templates.iter().skip(1) {
+        let (p, q) = (&mut out.permissions, &t.permissions);
+        union(&mut p.publish.allow, &q.publish.allow);
+        union(&mut p.publish.deny, &q.publish.deny);
+        union(&mut p.subscribe.allow, &q.subscribe.allow);
+        union(&mut p.subscribe.deny, &q.subscribe.deny);
+        p.response = match (p.response.take(), &q.response) {
+            (Some(a), Some(b)) => Some(ResponsePermission {
+                max_msgs: if a.max_msgs < 0 || b.max_msgs < 0 {
+                    -1
+                } else {
+                    a.max_msgs.max(b.max_msgs)
+                },
+                expires: a.expires.max(b.expires),
+            }),
+            (a, b) => a.or_else(|| b.clone()),
+        };
+        let (l, m) = (&mut out.limits, &t.limits);
+        l.nats.subs = most(l.nats.subs, m.nats.subs);
+        l.nats.data = most(l.nats.data, m.nats.data);
+        l.nats.payload = most(l.nats.payload, m.nats.payload);
+        if l.user.src.is_empty() || m.user.src.is_empty() {
+            l.user.src.clear();
+        } else {
+            union(&mut l.user.src, &m.user.src);
+        }
+        if out.allowed_connection_types.is_empty() || t.allowed_connection_types.is_empty() {
+            out.allowed_connection_types.clear();
+        } else {
+            union(
+                &mut out.allowed_connection_types,
+                &t.allowed_connection_types,
+            );
+        }
+        out.bearer_token |= t.bearer_token;
+    }
+    out
+}
+
+/// Keys of one account.
+struct AccountKeys {
+    identity: Seed,
+    signing: Seed,
+    roles: BTreeMap<String, Seed>,
+}
+
+fn account_keys(
+    layout: &Layout,
+    name: &str,
+    roles: impl Iterator<Item = String>,
+    existing: Option<&AccountClaims>,
+) -> Result<AccountKeys, GenerateError> {
+    let old_sub = existing.map(|a| a.data.subject.as_str());
+    let identity = keep_or_new(layout, old_sub, Role::Account, &format!("account {name:?}"))?;
+    let old_signing = existing.and_then(|a| {
+        a.nats
+            .signing_keys
+            .iter()
+            .find(|k| k.scope().is_none())
+            .map(|k| k.key().to_string())
+    });
+    let signing = keep_or_new(
+        layout,
+        old_signing.as_deref(),
+        Role::Account,
+        &format!("signing key of account {name:?}"),
+    )?;
+    let mut keys = BTreeMap::new();
+    for role in roles {
+        let old = existing.and_then(|a| {
+            a.nats
+                .signing_keys
+                .iter()
+                .filter_map(SigningKey::scope)
+                .find(|s| s.role == role)
+                .map(|s| s.key.clone())
+        });
+        let seed = keep_or_new(
+            layout,
+            old.as_deref(),
+            Role::Account,
+            &format!("scoped key of role {role:?} in account {name:?}"),
+        )?;
+        keys.insert(role, seed);
+    }
+    Ok(AccountKeys {
+        identity,
+        signing,
+        roles: keys,
+    })
+}
+
+/// A user to issue.
+struct PlannedUser {
+    name: String,
+    public: PublicNkey,
+    seed: Option<Seed>,
+    claims: UserClaims,
+    signer: Signer,
+}
+
+enum Signer {
+    Unscoped,
+    Role(String),
+}
+
+/// Generates (or updates) the nsc home at `out` from `spec`.
+pub fn generate(
+    spec: &Spec,
+    out: &Path,
+    options: &GenerateOptions,
+) -> Result<Generated, GenerateError> {
+    let non_empty = fs::read_dir(out)
+        .map(|mut d| d.next().is_some())
+        .unwrap_or(false);
+    if non_empty && !options.force {
+        return Err(GenerateError::Exists {
+            path: out.to_owned(),
+        });
+    }
+    make_dir(out)?;
+    let out = fs::canonicalize(out).map_err(io(out))?;
+    let layout = Layout::new(&out);
+    let op_name = spec.operator.name.as_str();
+    let existing = read_existing(&layout, spec)?;
+    let now = options.now;
+    let mut writer = Writer::default();
+
+    // Keys: the store's JWTs say which key is which.
+    let old_op = existing.operator.as_ref().map(|(_, c)| c);
+    let operator = keep_or_new(
+        &layout,
+        old_op.map(|c| c.data.subject.as_str()),
+        Role::Operator,
+        &format!("operator {op_name:?}"),
+    )?;
+    let operator_signing = keep_or_new(
+        &layout,
+        old_op
+            .and_then(|c| c.nats.signing_keys.first())
+            .map(String::as_str),
+        Role::Operator,
+        &format!("signing key of operator {op_name:?}"),
+    )?;
+    let sys_name = spec.system_account.as_str();
+    let sys_keys = account_keys(
+        &layout,
+        sys_name,
+        std::iter::empty(),
+        existing.accounts.get(sys_name).map(|(_, c)| c),
+    )?;
+    let mut keys: Vec<AccountKeys> = Vec::new();
+    for account in &spec.accounts {
+        keys.push(account_keys(
+            &layout,
+            &account.name,
+            account.roles.keys().cloned(),
+            existing.accounts.get(&account.name).map(|(_, c)| c),
+        )?);
+    }
+    let account_public: HashMap<&str, PublicNkey> =
+        std::iter::once((sys_name, sys_keys.identity.public_key()))
+            .chain(
+                spec.accounts
+                    .iter()
+                    .zip(&keys)
+                    .map(|(a, k)| (a.name.as_str(), k.identity.public_key())),
+            )
+            .collect();
+
+    // Users of every account.
+    let sys_user = plan_sys_user(&layout, spec, &existing, &sys_keys)?;
+    let mut planned: Vec<Vec<PlannedUser>> = Vec::new();
+    for (account, account_keys) in spec.accounts.iter().zip(&keys) {
+        let mut users = Vec::new();
+        for user in &account.users {
+            users.push(plan_user(&layout, account, account_keys, user, &existing)?);
+        }
+        planned.push(users);
+    }
+
+    // Revocations: each revoked key goes to the accounts that have it, else to all.
+    let mut revocations: Vec<BTreeMap<String, i64>> = Vec::new();
+    let everyone: Vec<&[PlannedUser]> = std::iter::once(std::slice::from_ref(&sys_user))
+        .chain(planned.iter().map(Vec::as_slice))
+        .collect();
+    let old_accounts: Vec<Option<&AccountClaims>> = std::iter::once(sys_name)
+        .chain(spec.accounts.iter().map(|a| a.name.as_str()))
+        .map(|n| existing.accounts.get(n).map(|(_, c)| c))
+        .collect();
+    for (users, old) in everyone.iter().zip(&old_accounts) {
+        let mut map = old.map(|a| a.nats.revocations.clone()).unwrap_or_default();
+        for key in &options.revoked {
+            let text = key.with_role(Role::User).to_string();
+            let here = users.iter().any(|u| u.public.to_string() == text);
+            let anywhere = everyone
+                .iter()
+                .any(|us| us.iter().any(|u| u.public.to_string() == text));
+            if here || !anywhere {
+                map.entry(text).or_insert(now);
+            }
+        }
+        revocations.push(map);
+    }
+
+    // Account JWTs.
+    let mut account_jwts: Vec<String> = Vec::new();
+    let sys_claims = account_claims(sys_name, None, &sys_keys, &account_public, &revocations[0]);
+    account_jwts.push(sign_if_changed(
+        sys_claims,
+        existing.accounts.get(sys_name),
+        &operator_signing,
+        now,
+    )?);
+    for (i, (account, account_keys)) in spec.accounts.iter().zip(&keys).enumerate() {
+        let claims = account_claims(
+            &account.name,
+            Some(account),
+            account_keys,
+            &account_public,
+            &revocations[i + 1],
+        );
+        account_jwts.push(sign_if_changed(
+            claims,
+            existing.accounts.get(&account.name),
+            &operator_signing,
+            now,
+        )?);
+    }
+
+    // Operator JWT.
+    let mut op_claims = OperatorClaims::new(operator.public_key().to_string());
+    op_claims.data.name = op_name.to_string();
+    op_claims.nats.signing_keys = vec![operator_signing.public_key().to_string()];
+    op_claims.nats.system_account = sys_keys.identity.public_key().to_string();
+    op_claims.nats.strict_signing_key_usage = spec.operator.strict_signing_keys;
+    let operator_jwt = sign_if_changed(op_claims, existing.operator.as_ref(), &operator, now)?;
+
+    // Keys first, so that no JWT on disk ever names a key that is not there.
+    let mut seeds: Vec<&Seed> = vec![&operator, &operator_signing];
+    for k in std::iter::once(&sys_keys).chain(&keys) {
+        seeds.push(&k.identity);
+        seeds.push(&k.signing);
+        seeds.extend(k.roles.values());
+    }
+    for users in &everyone {
+        seeds.extend(users.iter().filter_map(|u| u.seed.as_ref()));
+    }
+    for seed in seeds {
+        write_key(&mut writer, &layout, seed)?;
+    }
+    writer.file(
+        &layout.keystore().join(".gitignore"),
+        layout::GITIGNORE.as_bytes(),
+        FILE_MODE,
+    )?;
+
+    // The store.
+    writer.file(
+        &layout.nsc_file(op_name),
+        layout::nsc_file_contents(op_name).as_bytes(),
+        FILE_MODE,
+    )?;
+    writer.file(
+        &layout.operator_jwt(op_name),
+        operator_jwt.as_bytes(),
+        FILE_MODE,
+    )?;
+    let names: Vec<&str> = std::iter::once(sys_name)
+        .chain(spec.accounts.iter().map(|a| a.name.as_str()))
+        .collect();
+    let all_keys: Vec<&AccountKeys> = std::iter::once(&sys_keys).chain(&keys).collect();
+    let mut generated = Vec::new();
+    for (i, name) in names.iter().enumerate() {
+        writer.file(
+            &layout.account_jwt(op_name, name),
+            account_jwts[i].as_bytes(),
+            FILE_MODE,
+        )?;
+        make_dir(&layout.account_jwt(op_name, name).with_file_name("users"))?;
+        let mut users_out = Vec::new();
+        for user in everyone[i] {
+            let jwt_path = layout.user_jwt(op_name, name, &user.name);
+            let creds_path = layout.creds(op_name, name, &user.name);
+            let revoked = revocations[i].contains_key(&user.public.to_string());
+            if revoked {
+                // Never re-sign a revoked user: a newer iat would outlive the
+                // revocation. Its JWT stays (so its key stays known and revoked); its
+                // `.creds` go.
+                writer.remove(&creds_path)?;
+                users_out.push(GeneratedUser {
+                    name: user.name.clone(),
+                    public_key: user.public,
+                    jwt: jwt_path.exists().then_some(jwt_path),
+                    creds: None,
+                    revoked: true,
+                });
+                continue;
+            }
+            let signer = match &user.signer {
+                Signer::Unscoped => &all_keys[i].signing,
+                Signer::Role(role) => all_keys[i].roles.get(role).unwrap_or(&all_keys[i].signing),
+            };
+            let old = existing.users.get(&(name.to_string(), user.name.clone()));
+            let user_jwt = sign_if_changed(user.claims.clone(), old, signer, now)?;
+            writer.file(&jwt_path, user_jwt.as_bytes(), FILE_MODE)?;
+            let creds_out = match &user.seed {
+                Some(seed) => {
+                    let text = creds::format(&user_jwt, seed);
+                    writer.file(&creds_path, text.as_bytes(), FILE_MODE)?;
+                    Some(creds_path)
+                }
+                None => None,
+            };
+            users_out.push(GeneratedUser {
+                name: user.name.clone(),
+                public_key: user.public,
+                jwt: Some(jwt_path),
+                creds: creds_out,
+                revoked: false,
+            });
+        }
+        generated.push(GeneratedAccount {
+            name: name.to_string(),
+            public_key: all_keys[i].identity.public_key(),
+            users: users_out,
+        });
+    }
+
+    // The server configs.
+    let config = OperatorConfig {
+        operator_name: op_name,
+        operator_jwt: &operator_jwt,
+        system_account: sys_keys.identity.public_key().to_string(),
+        accounts: names
+            .iter()
+            .zip(&account_jwts)
+            .zip(&all_keys)
+            .map(|((name, jwt), k)| PreloadAccount {
+                name,
+                public_key: k.identity.public_key().to_string(),
+                jwt,
+            })
+            .collect(),
+    };
+    make_dir(&layout.resolver_dir())?;
+    writer.file(
+        &layout.memory_conf(),
+        config.memory().as_bytes(),
+        CONFIG_MODE,
+    )?;
+    writer.file(
+        &layout.full_conf(),
+        config.full(&layout.resolver_dir()).as_bytes(),
+        CONFIG_MODE,
+    )?;
+
+    Ok(Generated {
+        operator: operator.public_key(),
+        system_account: sys_keys.identity.public_key(),
+        accounts: generated,
+        memory_config: layout.memory_conf(),
+        full_config: layout.full_conf(),
+        written: writer.written,
+        unchanged: writer.unchanged,
+        removed: writer.removed,
+        layout,
+    })
+}
+
+fn write_key(writer: &mut Writer, layout: &Layout, seed: &Seed) -> Result<(), GenerateError> {
+    let path = layout.key(&seed.public_key());
+    if load_seed(layout, &seed.public_key().to_string())?.is_some() {
+        // Same public key, so the same seed: nothing to write.
+        writer.unchanged.push(path);
+        return Ok(());
+    }
+    let text = seed.to_text();
+    writer.file(&path, text.as_bytes(), FILE_MODE)
+}
+
+fn account_claims(
+    name: &str,
+    spec: Option<&AccountSpec>,
+    keys: &AccountKeys,
+    accounts: &HashMap<&str, PublicNkey>,
+    revocations: &BTreeMap<String, i64>,
+) -> AccountClaims {
+    let mut claims = AccountClaims::new(keys.identity.public_key().to_string());
+    claims.data.name = name.to_string();
+    let mut signing_keys = vec![SigningKey::Key(keys.signing.public_key().to_string())];
+    claims.nats.revocations = revocations.clone();
+    let Some(spec) = spec else {
+        claims.nats.signing_keys = signing_keys;
+        return claims;
+    };
+    claims.nats.description = spec.description.clone();
+    let (limits, l) = (&mut claims.nats.limits, &spec.limits);
+    limits.nats.subs = l.subs;
+    limits.nats.data = l.data;
+    limits.nats.payload = l.payload;
+    limits.account.imports = l.imports;
+    limits.account.exports = l.exports;
+    limits.account.wildcard_exports = l.wildcards;
+    limits.account.disallow_bearer = l.disallow_bearer;
+    limits.account.conn = l.conn;
+    limits.account.leaf = l.leaf;
+    if let Some(js) = &spec.jetstream {
+        limits.jetstream = JetStreamLimits {
+            mem_storage: js.mem_storage,
+            disk_storage: js.disk_storage,
+            streams: js.streams,
+            consumer: js.consumer,
+            max_ack_pending: js.max_ack_pending,
+            mem_max_stream_bytes: js.mem_max_stream_bytes,
+            disk_max_stream_bytes: js.disk_max_stream_bytes,
+            max_bytes_required: js.max_bytes_required,
+        };
+    }
+    for export in &spec.exports {
+        claims.nats.exports.push(Export {
+            name: export.name.clone(),
+            subject: export.subject.clone(),
+            export_type: Some(export.export_type),
+            response_type: export.response_type.clone().unwrap_or_default(),
+            description: export.description.clone(),
+            ..Export::default()
+        });
+    }
+    // nats-io/jwt sorts exports and imports by subject before encoding.
+    claims
+        .nats
+        .exports
+        .sort_by(|a, b| a.subject.cmp(&b.subject));
+    for import in &spec.imports {
+        claims.nats.imports.push(Import {
+            name: import.name.clone(),
+            subject: import.subject.clone(),
+            account: accounts
+                .get(import.account.as_str())
+                .map_or_else(|| import.account.clone(), ToString::to_string),
+            local_subject: import.local_subject.clone().unwrap_or_default(),
+            import_type: Some(import.import_type),
+            ..Import::default()
+        });
+    }
+    claims
+        .nats
+        .imports
+        .sort_by(|a, b| a.subject.cmp(&b.subject));
+    for (role, seed) in &keys.roles {
+        let Some(role_spec) = spec.roles.get(role) else {
+            continue;
+        };
+        signing_keys.push(SigningKey::Scoped(Box::new(UserScope {
+            kind: USER_SCOPE_KIND.to_string(),
+            key: seed.public_key().to_string(),
+            role: role.clone(),
+            template: role_template(role_spec),
+            description: role_spec.description.clone(),
+        })));
+    }
+    claims.nats.signing_keys = signing_keys;
+    claims
+}
+
+fn plan_sys_user(
+    layout: &Layout,
+    spec: &Spec,
+    existing: &Existing,
+    keys: &AccountKeys,
+) -> Result<PlannedUser, GenerateError> {
+    let old = existing
+        .users
+        .get(&(spec.system_account.clone(), "sys".to_string()))
+        .map(|(_, c)| c.data.subject.as_str());
+    let seed = match old {
+        Some(public) => load_seed(layout, public)?,
+        None => None,
+    };
+    let seed = match seed {
+        Some(seed) => seed,
+        None => Seed::generate(Role::User)?,
+    };
+    let role = RoleSpec {
+        allow_all: true,
+        subs: NO_LIMIT,
+        data: NO_LIMIT,
+        payload: NO_LIMIT,
+        ..RoleSpec::default()
+    };
+    let mut claims = UserClaims::new(seed.public_key().to_string());
+    claims.data.name = "sys".to_string();
+    claims.nats.permissions = role_template(&role);
+    claims.nats.issuer_account = keys.identity.public_key().to_string();
+    Ok(PlannedUser {
+        name: "sys".to_string(),
+        public: seed.public_key(),
+        seed: Some(seed),
+        claims,
+        signer: Signer::Unscoped,
+    })
+}
+
+fn plan_user(
+    layout: &Layout,
+    account: &AccountSpec,
+    keys: &AccountKeys,
+    user: &UserSpec,
+    existing: &Existing,
+) -> Result<PlannedUser, GenerateError> {
+    let invalid = |m: String| GenerateError::InvalidSpec(format!("user {:?}: {m}", user.name));
+    let kez = user.kez_user_key().map_err(invalid)?;
+    let (public, seed) = match kez {
+        Some(public) => (public, None),
+        None => {
+            let old = existing
+                .users
+                .get(&(account.name.clone(), user.name.clone()))
+                .map(|(_, c)| c.data.subject.as_str());
+            let seed = match old {
+                Some(public) => load_seed(layout, public)?,
+                None => None,
+            };
+            let seed = match seed {
+                Some(seed) => seed,
+                None => Seed::generate(Role::User)?,
+            };
+            (seed.public_key(), Some(seed))
+        }
+    };
+    let mut claims = UserClaims::new(public.to_string());
+    claims.data.name = user.name.clone();
+    claims.data.expires = user.expires_at().map_err(invalid)?;
+    claims.nats.issuer_account = keys.identity.public_key().to_string();
+    let signer = if let [role] = user.roles.as_slice() {
+        // Scoped users carry no permissions or limits of their own.
+        claims.nats.permissions = UserPermissionLimits::default();
+        Signer::Role(role.clone())
+    } else {
+        let templates: Vec<UserPermissionLimits> = user
+            .roles
+            .iter()
+            .filter_map(|r| account.roles.get(r))
+            .map(role_template)
+            .collect();
+        claims.nats.permissions = merge(&templates);
+        Signer::Unscoped
+    };
+    Ok(PlannedUser {
+        name: user.name.clone(),
+        public,
+        seed,
+        claims,
+        signer,
+    })
+}
