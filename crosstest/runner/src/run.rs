@@ -208,7 +208,7 @@ pub fn execute(case: &Case, pool: &Pool) -> CaseRun {
                         ));
                         let kind = e.adapter_kind().map(str::to_string);
                         if let (Some(want), true) = (&expects_error, is_verdict) {
-                                                        observed = Some(format!("error:{}", e.label()));
+                            observed = Some(format!("error:{}", e.label()));
                             if kind.as_deref() == Some(want.as_str()) {
                                 ctx.scope.insert(step.id.clone(), Value::Null);
                                 continue;

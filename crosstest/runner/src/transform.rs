@@ -14,7 +14,8 @@ use std::collections::BTreeMap;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum Kind {
-    /// Flip the low bit of one hex digit of the `sig` member of a JSON text.
+    /// Flip the low bit of one hex digit of the `sig` member of a JSON text (or, with `line`,
+    /// of one line of a JSONL text).
     TamperSig,
     /// Flip the low bit of one byte (`offset`, negative counts from the end).
     TamperByte,
@@ -79,7 +80,7 @@ impl Kind {
     /// (required, optional) parameters besides `input`.
     pub fn params(self) -> (&'static [&'static str], &'static [&'static str]) {
         match self {
-            Kind::TamperSig => (&[], &["offset"]),
+            Kind::TamperSig => (&[], &["offset", "line"]),
             Kind::TamperByte => (&["offset"], &[]),
             Kind::Replace => (&["find", "with"], &["count"]),
             Kind::Truncate => (&[], &["drop", "keep"]),
@@ -154,7 +155,19 @@ fn usize_param(p: &BTreeMap<String, Value>, name: &str) -> Result<Option<usize>,
 pub fn apply(kind: Kind, p: &BTreeMap<String, Value>) -> Result<String, String> {
     let input = str_param(p, "input")?;
     match kind {
-        Kind::TamperSig => tamper_sig(input, usize_param(p, "offset")?.unwrap_or(0)),
+        Kind::TamperSig => {
+            let offset = usize_param(p, "offset")?.unwrap_or(0);
+            match usize_param(p, "line")? {
+                None => tamper_sig(input, offset),
+                Some(line) => map_lines(input, |lines| {
+                    let l = lines
+                        .get_mut(line)
+                        .ok_or_else(|| format!("line {line} does not exist"))?;
+                    *l = tamper_sig(l, offset)?;
+                    Ok(())
+                }),
+            }
+        }
         Kind::TamperByte => {
             let offset = int_param(p, "offset")?.ok_or("`offset` is missing")?;
             tamper_byte(input, offset)
@@ -446,6 +459,9 @@ mod tests {
             &params(json!({"input": CLAIM, "offset": 4}))
         )
         .is_err());
+        let jsonl = format!("{CLAIM}\n{CLAIM}\n");
+        let out = apply(Kind::TamperSig, &params(json!({"input": jsonl, "line": 1}))).unwrap();
+        assert_eq!(out, format!("{CLAIM}\n{}\n", CLAIM.replace("0a9f", "1a9f")));
     }
 
     #[test]
