@@ -30,7 +30,11 @@ RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --locked
 step "tests (unit, vectors, fixtures, SPEC coverage, CLI, adapters, interop matrix)"
 # The interop matrix drives target/debug/kez-verify as the Rust adapter.
 cargo build -p kez-verify --locked
-KEZ_CROSSTEST_NODE=1 KEZ_CROSSTEST_REQUIRED=crosstest/required.txt cargo test --workspace --locked
+cargo test --workspace --locked --no-run
+# insta snapshots are checked, never written, and a snapshot no test reads fails the run.
+command -v cargo-insta >/dev/null || cargo install cargo-insta --version 1.49.0 --locked
+KEZ_CROSSTEST_NODE=1 KEZ_CROSSTEST_REQUIRED=crosstest/required.txt \
+  cargo insta test --workspace --check --unreferenced=reject
 
 step "second implementation's own tests (Node, crosstest/impls/node)"
 (cd crosstest/impls/node && npm test)

@@ -111,7 +111,10 @@ impl ClaimError {
 }
 
 /// A well-formed claim whose signature has not been checked yet (SPEC.md §5).
-#[derive(Clone, PartialEq)]
+///
+/// Two claims are equal when their JCS forms are (SPEC.md §2.2-2): `1.0` and `1` in an
+/// unknown member make the same claim.
+#[derive(Clone)]
 pub struct Claim {
     object: Map<String, Value>,
     subject: Identity,
@@ -122,6 +125,14 @@ pub struct Claim {
     jcs: Vec<u8>,
     signed: Vec<u8>,
 }
+
+impl PartialEq for Claim {
+    fn eq(&self, other: &Self) -> bool {
+        self.jcs == other.jcs
+    }
+}
+
+impl Eq for Claim {}
 
 impl std::fmt::Debug for Claim {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -574,6 +585,17 @@ mod tests {
             assert_eq!(got, &claim.verify_signature());
         }
         assert_eq!(batch.iter().filter(|r| r.is_err()).count(), 3);
+    }
+
+    #[test]
+    fn claims_are_equal_when_their_jcs_forms_are() {
+        let key = SecretKey::from_bytes(Algorithm::Ed25519, &[1; 32]).unwrap();
+        let claim = ClaimBuilder::new("dns:example.com".parse().unwrap(), 10)
+            .extra("x", serde_json::json!(1.0))
+            .sign(&key, None)
+            .unwrap();
+        let decoded = Claim::from_json(claim.to_jcs()).unwrap();
+        assert_eq!(decoded, claim);
     }
 
     #[test]

@@ -429,26 +429,44 @@ fn a_failing_copy_outranks_a_fork_and_the_first_copy_fails_first() {
     let primary = key(1, Algorithm::Ed25519);
     let stranger = key(9, Algorithm::Ed25519);
     let base = Built::new(&primary);
-    let a = LinkBuilder::after(&base.links[0], add(&claim(&primary, "github:a")), T0 + 1).sign(&primary, None).unwrap();
-    let b = LinkBuilder::after(&base.links[0], add(&claim(&primary, "github:b")), T0 + 1).sign(&primary, None).unwrap();
-    let bad = LinkBuilder::after(&a, add(&claim(&primary, "github:c")), T0 + 2).sign(&stranger, None).unwrap();
+    let a = LinkBuilder::after(&base.links[0], add(&claim(&primary, "github:a")), T0 + 1)
+        .sign(&primary, None)
+        .unwrap();
+    let b = LinkBuilder::after(&base.links[0], add(&claim(&primary, "github:b")), T0 + 1)
+        .sign(&primary, None)
+        .unwrap();
+    let bad = LinkBuilder::after(&a, add(&claim(&primary, "github:c")), T0 + 2)
+        .sign(&stranger, None)
+        .unwrap();
     // First copy: valid up to seq 1, then a stranger's link. Second: diverges at seq 1 and
     // then holds garbage. The first copy's failure is the result, though it comes later.
-    let first = Built { links: vec![base.links[0].clone(), a.clone(), bad] }.jsonl();
-    let mut second = Built { links: vec![base.links[0].clone(), b.clone()] }.jsonl();
+    let first = Built {
+        links: vec![base.links[0].clone(), a.clone(), bad],
+    }
+    .jsonl();
+    let mut second = Built {
+        links: vec![base.links[0].clone(), b.clone()],
+    }
+    .jsonl();
     second.extend_from_slice(b"garbage\n");
     assert!(matches!(
         compare_copies(JsonlLines::new(&first), JsonlLines::new(&second)),
         Err(ChainError::Unauthorised { seq: 2, .. })
     ));
     // When the first copy verifies, the second copy's failure outranks the divergence.
-    let good_first = Built { links: vec![base.links[0].clone(), a] }.jsonl();
+    let good_first = Built {
+        links: vec![base.links[0].clone(), a],
+    }
+    .jsonl();
     assert!(matches!(
         compare_copies(JsonlLines::new(&good_first), JsonlLines::new(&second)),
         Err(ChainError::Link { line: 3, .. })
     ));
     // Only two copies that both verify can fork.
-    let good_second = Built { links: vec![base.links[0].clone(), b] }.jsonl();
+    let good_second = Built {
+        links: vec![base.links[0].clone(), b],
+    }
+    .jsonl();
     assert!(matches!(
         compare_copies(JsonlLines::new(&good_first), JsonlLines::new(&good_second)),
         Err(ChainError::Fork { seq: 1, .. })
