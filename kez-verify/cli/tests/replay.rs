@@ -202,8 +202,8 @@ fn the_shipped_suite_covers_the_scenario_floor() {
         .flat_map(|dir| fs::read_dir(dir).unwrap())
         .map(|f| fs::read_to_string(f.unwrap().path()).unwrap_or_default())
         .collect();
-    assert!(text.contains("\"key\":\"ed25519:") || text.contains("ed25519:"));
-    assert!(text.contains("bip340:") || text.contains("npub1"));
+    assert!(text.contains("ed25519:"), "no Ed25519 claims");
+    assert!(text.contains("bip340:"), "no BIP-340 claims");
 }
 
 #[test]
@@ -381,7 +381,6 @@ fn json_and_junit_reports_parse() {
         s(&junit_file),
     ]);
     xml.code(0);
-    assert_eq!(fs::read_to_string(&junit_file).unwrap().len() > 0, true);
     for text in [xml.stdout.clone(), fs::read_to_string(&junit_file).unwrap()] {
         let doc = roxmltree::Document::parse(&text).unwrap();
         let suites = doc.root_element();

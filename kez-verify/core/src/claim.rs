@@ -263,14 +263,34 @@ pub(crate) fn parse_signature_member(
 }
 
 /// The JCS form of `object` without the named members: the bytes a signature covers.
-pub(crate) fn signed_bytes_without(object: &Map<String, Value>, skip: &[&str]) -> Vec<u8> {
+/// The JCS form of an object without the named top-level members, derived from the JCS
+/// form of the whole object `jcs` (SPEC.md §4.2): the bytes a signature covers.
+pub(crate) fn signed_bytes_without(
+    object: &Map<String, Value>,
+    jcs: &[u8],
+    skip: &[&str],
+) -> Vec<u8> {
+    let mut bytes = jcs.to_vec();
+    for name in skip {
+        if object.contains_key(*name) {
+            match json::remove_top_level_member(&bytes, name) {
+                Some(shorter) => bytes = shorter,
+                None => return signed_bytes_slow(object, skip),
+            }
+        }
+    }
+    bytes
+}
+
+/// The same, by re-canonicalising a copy of the object (never needed for JCS input).
+fn signed_bytes_slow(object: &Map<String, Value>, skip: &[&str]) -> Vec<u8> {
     let mut unsigned = object.clone();
     for name in skip {
         unsigned.remove(*name);
     }
     // Canonicalising a value that came from strict parsing or from our own builder
     // cannot fail: every number in it is finite.
-    json::canonicalize(&Value::Object(unsigned)).unwrap_or_default()
+    json::canonicalize_object(&unsigned).unwrap_or_default()
 }
 
 impl Claim {
@@ -332,11 +352,11 @@ impl Claim {
             }
         }
         let signature = parse_signature_member(&object, "sig")?;
-        let jcs = json::canonicalize(&Value::Object(object.clone()))?;
+        let jcs = json::canonicalize_object(&object)?;
         if jcs.len() > MAX_CLAIM_BYTES {
             return Err(ClaimError::TooLarge { found: jcs.len() });
         }
-        let signed = signed_bytes_without(&object, &["sig"]);
+        let signed = signed_bytes_without(&object, &jcs, &["sig"]);
         Ok(Self {
             object,
             subject,

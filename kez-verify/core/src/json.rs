@@ -66,6 +66,88 @@ pub fn canonicalize_bytes(bytes: &[u8]) -> Result<Vec<u8>, JsonError> {
     canonicalize(&parse_strict(bytes)?)
 }
 
+/// Returns the RFC 8785 canonical form of an object's members.
+pub fn canonicalize_object(members: &Map<String, Value>) -> Result<Vec<u8>, JsonError> {
+    serde_jcs::to_vec(members).map_err(|e| JsonError::Canonicalise(e.to_string()))
+}
+
+/// Removes the top-level member `name` from the canonical form of an object, giving the
+/// canonical form of the object without it (JCS serialises members independently, in
+/// order, so dropping one member and its separating comma is exact). Returns `None` when
+/// `jcs` is not an object or holds no such member.
+pub fn remove_top_level_member(jcs: &[u8], name: &str) -> Option<Vec<u8>> {
+    let key = format!("\"{name}\":");
+    let key = key.as_bytes();
+    let (mut depth, mut in_string, mut escaped) = (0usize, false, false);
+    let mut start = None;
+    for (i, &b) in jcs.iter().enumerate() {
+        if in_string {
+            match (escaped, b) {
+                (true, _) => escaped = false,
+                (false, b'\\') => escaped = true,
+                (false, b'"') => in_string = false,
+                _ => {}
+            }
+            continue;
+        }
+        match b {
+            b'"' => {
+                let at_key = depth == 1 && i > 0 && matches!(jcs[i - 1], b'{' | b',');
+                if at_key && jcs[i..].starts_with(key) {
+                    start = Some(i);
+                    break;
+                }
+                in_string = true;
+            }
+            b'{' | b'[' => depth += 1,
+            b'}' | b']' => depth = depth.checked_sub(1)?,
+            _ => {}
+        }
+    }
+    let start = start?;
+    // The member's value ends where the scanner, starting after the key, is back at
+    // depth 1 and sees the `,` or `}` that follows it.
+    let (mut depth, mut in_string, mut escaped) = (1usize, false, false);
+    let mut end = None;
+    for (offset, &b) in jcs[start + key.len()..].iter().enumerate() {
+        let i = start + key.len() + offset;
+        if in_string {
+            match (escaped, b) {
+                (true, _) => escaped = false,
+                (false, b'\\') => escaped = true,
+                (false, b'"') => in_string = false,
+                _ => {}
+            }
+            continue;
+        }
+        match b {
+            b'"' => in_string = true,
+            b'{' | b'[' => depth += 1,
+            b'}' | b']' if depth > 1 => depth -= 1,
+            b',' | b'}' if depth == 1 => {
+                end = Some(i);
+                break;
+            }
+            _ => {}
+        }
+    }
+    let end = end?;
+    let mut out = Vec::with_capacity(jcs.len());
+    if jcs[start - 1] == b',' {
+        out.extend_from_slice(&jcs[..start - 1]);
+        out.extend_from_slice(&jcs[end..]);
+    } else if jcs[end] == b',' {
+        // First member: drop it and the comma after it.
+        out.extend_from_slice(&jcs[..start]);
+        out.extend_from_slice(&jcs[end + 1..]);
+    } else {
+        // The only member.
+        out.extend_from_slice(&jcs[..start]);
+        out.extend_from_slice(&jcs[end..]);
+    }
+    Some(out)
+}
+
 fn syntax_error(e: serde_json::Error) -> JsonError {
     // serde_json appends " at line L column C" to its messages; keep the message clean.
     let full = e.to_string();
@@ -230,6 +312,33 @@ mod tests {
             canonicalize_bytes(b"9007199254740991").unwrap(),
             b"9007199254740991"
         );
+    }
+
+    #[test]
+    fn removing_a_top_level_member_equals_canonicalising_without_it() {
+        let cases = [
+            r#"{"a":1,"sig":"x","z":[{"sig":"inner"}]}"#,
+            r#"{"sig":"first","b":{"sig":1}}"#,
+            r#"{"sig":{"a":[1,{"b":"}"}]}}"#,
+            r#"{"a":"\"sig\":\"no\"","sig":"y\"z","t":true}"#,
+            r#"{"nested":{"sig":"x"},"sigma":1}"#,
+        ];
+        for text in cases {
+            let value = parse_strict(text.as_bytes()).unwrap();
+            let jcs = canonicalize(&value).unwrap();
+            let mut without = value.as_object().unwrap().clone();
+            let had = without.remove("sig").is_some();
+            let got = remove_top_level_member(&jcs, "sig");
+            if had {
+                assert_eq!(
+                    got.unwrap(),
+                    canonicalize_object(&without).unwrap(),
+                    "{text}"
+                );
+            } else {
+                assert_eq!(got, None, "{text}");
+            }
+        }
     }
 
     #[test]

@@ -9,8 +9,9 @@
 //! 1. the total, the time in the signature phases and its share (target: at least 70%),
 //!    and every phase ([`kez_suite::replay::Timings::phases`]);
 //! 2. a calibration: the bare signature checks (`Claim::verify_signature`,
-//!    `Link::verify_signatures`, the manifest signature) on the same inputs, timed alone,
-//!    so the reader sees how much of the signature phases is the checks themselves;
+//!    `Link::verify_signatures`, the manifest signature) on the same inputs, timed alone in
+//!    CPU time and compared with the replay's CPU time, which other processes on the
+//!    machine do not inflate as they do wall-clock phases;
 //! 3. what batch verification (`claim::verify_signatures`) would take for the same
 //!    claims, which replay cannot use today (see the `replay` module docs).
 //!

@@ -373,7 +373,7 @@ impl Link {
             (Op::Rotate { .. }, true) | (_, false) => {}
             (_, true) => return Err(LinkError::Countersig("only rotate links carry one")),
         }
-        let jcs = json::canonicalize(&Value::Object(object.clone())).map_err(ClaimError::from)?;
+        let jcs = json::canonicalize_object(&object).map_err(ClaimError::from)?;
         if jcs.len() > MAX_LINK_BYTES {
             return Err(LinkError::TooLarge(jcs.len()));
         }
@@ -427,7 +427,7 @@ impl Link {
 
     /// The bytes `sig` and `countersig` cover.
     pub fn signed_bytes(&self) -> Vec<u8> {
-        signed_bytes_without(&self.object, &["sig", "countersig"])
+        signed_bytes_without(&self.object, &self.jcs, &["sig", "countersig"])
     }
 
     /// Checks `sig` under `signer`, and `countersig` under the new key of a rotation.
