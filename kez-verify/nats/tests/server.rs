@@ -1,0 +1,694 @@
+//! Generated credentials against the real nats-server (loopback only): what it accepts,
+//! what it refuses, and the same output read by the Python NATS implementations
+//! (`crosstest/nats/check_py.py`). The server and Python packages come from
+//! `crosstest/nats/setup.sh` (`.venv-nats/` at the repository root); without them these
+//! tests fail, they never skip.
+#![allow(clippy::unwrap_used)]
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use async_nats::{ConnectErrorKind, Event, ServerError};
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine as _;
+use futures_util::StreamExt as _;
+use kez_core::{Algorithm, SecretKey};
+use kez_nats::claims::{AccountClaims, SigningKey, UserClaims};
+use kez_nats::generate::{generate, GenerateOptions, Generated};
+use kez_nats::issue::{self, UserOptions};
+use kez_nats::jwt::{self, Jwt};
+use kez_nats::nkey::{PublicNkey, Role, Seed};
+use kez_nats::spec::Spec;
+use tempfile::TempDir;
+use tokio::sync::mpsc;
+use tokio::time::timeout;
+
+/// Bound on the server start-up and on every client step.
+const WAIT: Duration = Duration::from_secs(10);
+const STEP: Duration = Duration::from_secs(5);
+
+const ALLOWED: &str = "app.ok.ping";
+/// Inside the allowed `app.ok.>`, but denied for publishing.
+const DENIED_PUB: &str = "app.ok.audit";
+/// Outside the allowed subjects altogether.
+const DENIED_SUB: &str = "app.secret";
+
+/// What nats-server logs (with `-D`) for a refused JWT, whatever the reason.
+const AUTH_FAILURE: &str = "Client connection closed: Authentication Failure";
+
+const SETUP_HINT: &str = "run crosstest/nats/setup.sh";
+
+fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .canonicalize()
+        .unwrap()
+}
+
+/// A program of the NATS venv; fails (never skips) when the venv is missing.
+fn venv_bin(name: &str) -> PathBuf {
+    let path = repo_root().join(".venv-nats/bin").join(name);
+    assert!(
+        path.is_file(),
+        "{} is missing: {SETUP_HINT}",
+        path.display()
+    );
+    path
+}
+
+/// A nats-server on 127.0.0.1 and a free port, with `-D` logging to a file; killed on drop.
+struct Server {
+    child: Child,
+    url: String,
+    log: PathBuf,
+    _dir: TempDir,
+}
+
+impl Server {
+    fn start(config: &Path) -> Self {
+        let bin = venv_bin("nats-server");
+        let dir = tempfile::tempdir().unwrap();
+        let log = dir.path().join("nats-server.log");
+        let ports = dir.path().join("ports");
+        fs::create_dir(&ports).unwrap();
+        let child = Command::new(&bin)
+            .arg("-c")
+            .arg(config)
+            .args(["-a", "127.0.0.1", "-p", "-1", "-D", "--ports_file_dir"])
+            .arg(&ports)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(fs::File::create(&log).unwrap())
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start {}: {e}; {SETUP_HINT}", bin.display()));
+        let mut server = Server {
+            child,
+            url: String::new(),
+            log,
+            _dir: dir,
+        };
+        let deadline = Instant::now() + WAIT;
+        loop {
+            if let Some(url) = read_ports(&ports) {
+                server.url = url;
+                return server;
+            }
+            if let Ok(Some(status)) = server.child.try_wait() {
+                panic!("nats-server exited ({status}):\n{}", server.log_text());
+            }
+            assert!(
+                Instant::now() < deadline,
+                "nats-server wrote no ports file within {WAIT:?}:\n{}",
+                server.log_text()
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    fn log_text(&self) -> String {
+        fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// Lines of the server log containing `needle`.
+    fn count(&self, needle: &str) -> usize {
+        self.log_text()
+            .lines()
+            .filter(|l| l.contains(needle))
+            .count()
+    }
+
+    /// Waits (bounded) for more than `before` lines containing `needle` in the server
+    /// log; the log on failure.
+    fn expect_log(&self, needle: &str, before: usize) {
+        let deadline = Instant::now() + STEP;
+        while Instant::now() < deadline {
+            let log = self.log_text();
+            let lines: Vec<&str> = log.lines().filter(|l| l.contains(needle)).collect();
+            if lines.len() > before {
+                eprintln!("nats-server: {}", lines[before]);
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        panic!("{needle:?} not in the server log:\n{}", self.log_text());
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// `{"nats":["nats://127.0.0.1:N"], …}` from `nats-server_<pid>.ports`, once complete.
+fn read_ports(dir: &Path) -> Option<String> {
+    for entry in fs::read_dir(dir).ok()? {
+        let path = entry.ok()?.path();
+        let name = path.file_name()?.to_str()?;
+        if name.starts_with("nats-server_") && name.ends_with(".ports") {
+            let json: serde_json::Value =
+                serde_json::from_str(&fs::read_to_string(&path).ok()?).ok()?;
+            return json["nats"][0].as_str().map(str::to_owned);
+        }
+    }
+    None
+}
+
+fn unix_now() -> i64 {
+    i64::try_from(
+        SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap()
+            .as_secs(),
+    )
+    .unwrap()
+}
+
+const DAY: i64 = 86_400;
+
+/// One organisation, generated two days ago: APP (users `worker`, `leaver`, `temp` who
+/// expired yesterday) and OTHER; `leaver` revoked by a second run, whose old `.creds` is
+/// kept in `leaver-old.creds`.
+struct Org {
+    dir: TempDir,
+    generated: Generated,
+    now: i64,
+}
+
+const OPERATOR: &str = "acme";
+
+impl Org {
+    fn new() -> Self {
+        let now = unix_now() - 2 * DAY;
+        let expired = humantime::format_rfc3339_seconds(
+            UNIX_EPOCH + Duration::from_secs(u64::try_from(now + DAY).unwrap()),
+        );
+        let spec = Spec::parse(&format!(
+            r#"
+[operator]
+name = "{OPERATOR}"
+
+[[accounts]]
+name = "APP"
+[accounts.roles.worker]
+pub_allow = ["app.ok.>"]
+pub_deny = ["{DENIED_PUB}"]
+sub_allow = ["app.ok.>"]
+[[accounts.users]]
+name = "worker"
+kind = "service"
+roles = ["worker"]
+[[accounts.users]]
+name = "leaver"
+kind = "service"
+roles = ["worker"]
+[[accounts.users]]
+name = "temp"
+kind = "service"
+roles = ["worker"]
+expires = "{expired}"
+
+[[accounts]]
+name = "OTHER"
+[accounts.roles.all]
+allow_all = true
+[[accounts.users]]
+name = "other"
+kind = "service"
+roles = ["all"]
+"#
+        ))
+        .unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("out");
+        let first = generate(&spec, &out, &GenerateOptions::at(now)).unwrap();
+        let leaver = user(&first, "APP", "leaver");
+        fs::copy(
+            leaver.creds.as_ref().unwrap(),
+            dir.path().join("leaver-old.creds"),
+        )
+        .unwrap();
+        let mut options = GenerateOptions::at(now);
+        options.force = true;
+        options.revoked = vec![leaver.public_key];
+        let generated = generate(&spec, &out, &options).unwrap();
+        assert!(user(&generated, "APP", "leaver").revoked);
+        Org {
+            dir,
+            generated,
+            now,
+        }
+    }
+
+    fn server(&self) -> Server {
+        Server::start(&self.generated.memory_config)
+    }
+
+    fn creds(&self, account: &str, name: &str) -> PathBuf {
+        user(&self.generated, account, name).creds.clone().unwrap()
+    }
+
+    fn account_key(&self, name: &str) -> PublicNkey {
+        self.generated
+            .accounts
+            .iter()
+            .find(|a| a.name == name)
+            .unwrap()
+            .public_key
+    }
+
+    fn seed_file(&self, key: &PublicNkey) -> PathBuf {
+        self.generated.layout.key(key)
+    }
+
+    fn seed(&self, key: &PublicNkey) -> Seed {
+        Seed::parse(fs::read_to_string(self.seed_file(key)).unwrap().trim()).unwrap()
+    }
+
+    fn account_jwt(&self, name: &str) -> String {
+        fs::read_to_string(self.generated.layout.account_jwt(OPERATOR, name))
+            .unwrap()
+            .trim()
+            .to_owned()
+    }
+
+    /// Writes `.creds` text next to the generated output.
+    fn write_creds(&self, name: &str, text: &str) -> PathBuf {
+        let path = self.dir.path().join(name);
+        fs::write(&path, text).unwrap();
+        path
+    }
+}
+
+fn user<'a>(
+    generated: &'a Generated,
+    account: &str,
+    name: &str,
+) -> &'a kez_nats::generate::GeneratedUser {
+    generated
+        .accounts
+        .iter()
+        .find(|a| a.name == account)
+        .and_then(|a| a.users.iter().find(|u| u.name == name))
+        .unwrap()
+}
+
+/// A client on `creds`, its server errors on a channel.
+async fn connect(
+    server: &Server,
+    creds: &Path,
+) -> Result<(async_nats::Client, mpsc::UnboundedReceiver<ServerError>), async_nats::ConnectError> {
+    let (tx, rx) = mpsc::unbounded_channel();
+    let options = async_nats::ConnectOptions::with_credentials_file(creds)
+        .await
+        .unwrap()
+        .connection_timeout(STEP)
+        .event_callback(move |event| {
+            let tx = tx.clone();
+            async move {
+                if let Event::ServerError(e) = event {
+                    let _ = tx.send(e);
+                }
+            }
+        });
+    let client = timeout(WAIT, options.connect(server.url.as_str()))
+        .await
+        .expect("connect timed out")?;
+    Ok((client, rx))
+}
+
+/// Connects, expecting nats-server to refuse, and the reason in its log.
+async fn expect_refused(server: &Server, creds: &Path, reason: &str) {
+    let before = server.count(reason);
+    match connect(server, creds).await {
+        Ok(_) => panic!(
+            "{} was accepted; server log:\n{}",
+            creds.display(),
+            server.log_text()
+        ),
+        Err(e) => assert_eq!(
+            e.kind(),
+            ConnectErrorKind::AuthorizationViolation,
+            "{e}; server log:\n{}",
+            server.log_text()
+        ),
+    }
+    server.expect_log(reason, before);
+}
+
+/// A publish and subscribe round trip on `subject`.
+async fn round_trip(client: &async_nats::Client, subject: &str) {
+    let mut sub = timeout(STEP, client.subscribe(subject.to_owned()))
+        .await
+        .unwrap()
+        .unwrap();
+    timeout(STEP, client.flush()).await.unwrap().unwrap();
+    timeout(STEP, client.publish(subject.to_owned(), "ping".into()))
+        .await
+        .unwrap()
+        .unwrap();
+    let message = timeout(STEP, sub.next())
+        .await
+        .expect("no message within the bound")
+        .expect("subscription ended");
+    assert_eq!(message.subject.as_str(), subject);
+    assert_eq!(&message.payload[..], b"ping");
+}
+
+/// Waits (bounded) for a server error containing `needle`.
+async fn expect_server_error(rx: &mut mpsc::UnboundedReceiver<ServerError>, needle: &str) {
+    let found = timeout(STEP, async {
+        while let Some(error) = rx.recv().await {
+            if error.to_string().contains(needle) {
+                return true;
+            }
+        }
+        false
+    })
+    .await;
+    assert_eq!(found, Ok(true), "no server error containing {needle:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_generated_user_may_use_exactly_its_permitted_subjects() {
+    let org = Org::new();
+    let server = org.server();
+    let (client, mut errors) = connect(&server, &org.creds("APP", "worker"))
+        .await
+        .unwrap_or_else(|e| panic!("{e}; server log:\n{}", server.log_text()));
+    round_trip(&client, ALLOWED).await;
+
+    timeout(STEP, client.publish(DENIED_PUB, "no".into()))
+        .await
+        .unwrap()
+        .unwrap();
+    timeout(STEP, client.flush()).await.unwrap().unwrap();
+    expect_server_error(
+        &mut errors,
+        &format!("Permissions Violation for Publish to \"{DENIED_PUB}\""),
+    )
+    .await;
+
+    let _denied = timeout(STEP, client.subscribe(DENIED_SUB))
+        .await
+        .unwrap()
+        .unwrap();
+    timeout(STEP, client.flush()).await.unwrap().unwrap();
+    expect_server_error(
+        &mut errors,
+        &format!("Permissions Violation for Subscription to \"{DENIED_SUB}\""),
+    )
+    .await;
+
+    // Violations do not cost the connection: the allowed subject still works.
+    round_trip(&client, ALLOWED).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_revoked_user_is_refused() {
+    let org = Org::new();
+    let server = org.server();
+    let old = org.dir.path().join("leaver-old.creds");
+    expect_refused(&server, &old, "User authentication revoked").await;
+    // The account's other users are unaffected.
+    connect(&server, &org.creds("APP", "worker")).await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_expired_user_is_refused() {
+    let org = Org::new();
+    let server = org.server();
+    expect_refused(&server, &org.creds("APP", "temp"), "claim is expired").await;
+}
+
+/// A user of APP's permissions whose JWT is signed by `signer`, in a `.creds` file.
+fn foreign_user(
+    org: &Org,
+    file: &str,
+    signer: &Seed,
+    issuer_account: Option<&PublicNkey>,
+) -> PathBuf {
+    let user_seed = Seed::generate(Role::User).unwrap();
+    let mut claims = UserClaims::new(user_seed.public_key().to_string());
+    claims.data.name = file.to_owned();
+    let permissions = &mut claims.nats.permissions.permissions;
+    permissions.publish.allow = vec![ALLOWED.to_owned()];
+    permissions.subscribe.allow = vec![ALLOWED.to_owned()];
+    if let Some(account) = issuer_account {
+        claims.nats.issuer_account = account.to_string();
+    }
+    let token = jwt::encode(&mut claims, signer, org.now).unwrap();
+    org.write_creds(file, &kez_nats::creds::format(&token, &user_seed))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_user_signed_by_the_wrong_account_is_refused() {
+    let org = Org::new();
+    let server = org.server();
+    let app = org.account_key("APP");
+    let other = org.seed(&org.account_key("OTHER"));
+
+    // OTHER's key claiming to issue for APP: not one of APP's signing keys.
+    let claimed = foreign_user(&org, "claims-app.creds", &other, Some(&app));
+    expect_refused(&server, &claimed, AUTH_FAILURE).await;
+
+    // An account key the operator never signed.
+    let stranger = Seed::generate(Role::Account).unwrap();
+    let unknown = foreign_user(&org, "unknown-account.creds", &stranger, None);
+    expect_refused(&server, &unknown, AUTH_FAILURE).await;
+
+    // Control: the same construction with APP's unscoped signing key is accepted.
+    let own = foreign_user(&org, "own.creds", &unscoped_signing_key(&org), Some(&app));
+    let (client, _) = connect(&server, &own).await.unwrap();
+    round_trip(&client, ALLOWED).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_tampered_jwt_is_refused() {
+    let org = Org::new();
+    let server = org.server();
+    let text = fs::read_to_string(org.creds("APP", "worker")).unwrap();
+    let token = text
+        .lines()
+        .find(|l| l.starts_with("eyJ"))
+        .unwrap()
+        .to_owned();
+    let (header, rest) = token.split_once('.').unwrap();
+    let (payload, signature) = rest.split_once('.').unwrap();
+
+    // One character of the payload flipped.
+    let mut chars: Vec<char> = payload.chars().collect();
+    let at = chars.len() / 2;
+    chars[at] = if chars[at] == 'A' { 'B' } else { 'A' };
+    let flipped: String = chars.into_iter().collect();
+    let flipped_token = format!("{header}.{flipped}.{signature}");
+    assert!(Jwt::decode_verified::<UserClaims>(&flipped_token).is_err());
+    let path = org.write_creds("flipped.creds", &text.replace(&token, &flipped_token));
+    expect_refused(&server, &path, AUTH_FAILURE).await;
+
+    // Still valid JSON, another name, the old signature kept.
+    let json = String::from_utf8(URL_SAFE_NO_PAD.decode(payload).unwrap()).unwrap();
+    let widened = json.replace("\"name\":\"worker\"", "\"name\":\"admin\"");
+    assert_ne!(widened, json);
+    let widened_token = format!(
+        "{header}.{}.{signature}",
+        URL_SAFE_NO_PAD.encode(widened.as_bytes())
+    );
+    assert!(Jwt::decode_verified::<UserClaims>(&widened_token).is_err());
+    let path = org.write_creds("renamed.creds", &text.replace(&token, &widened_token));
+    expect_refused(&server, &path, AUTH_FAILURE).await;
+}
+
+/// APP's signing key without a scope.
+fn unscoped_signing_key(org: &Org) -> Seed {
+    let (account, _) = Jwt::decode_verified::<AccountClaims>(&org.account_jwt("APP")).unwrap();
+    let key = account
+        .nats
+        .signing_keys
+        .iter()
+        .find_map(|k| match k {
+            SigningKey::Key(key) => Some(PublicNkey::parse_role(key, Role::Account).unwrap()),
+            SigningKey::Scoped(_) => None,
+        })
+        .unwrap();
+    org.seed(&key)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_user_issued_for_a_kez_key_connects() {
+    let org = Org::new();
+    let server = org.server();
+    let key = SecretKey::generate(Algorithm::Ed25519);
+    let account_jwt = org.account_jwt("APP");
+    let mut options = UserOptions::new("kez-person", unix_now());
+    options.pub_allow = vec![ALLOWED.to_owned()];
+    options.sub_allow = vec![ALLOWED.to_owned()];
+    let signer = unscoped_signing_key(&org);
+    let issued = issue::user(&key, &signer, Some(&account_jwt), &options).unwrap();
+    assert_eq!(
+        issued.public_key.as_bytes(),
+        PublicNkey::from_kez(&key.public_key()).unwrap().as_bytes()
+    );
+    let path = org.write_creds("kez.creds", &issued.creds);
+    let (client, mut errors) = connect(&server, &path)
+        .await
+        .unwrap_or_else(|e| panic!("{e}; server log:\n{}", server.log_text()));
+    server.expect_log("claim-name: \"kez-person\"", 0);
+    round_trip(&client, ALLOWED).await;
+    timeout(STEP, client.publish(DENIED_SUB, "no".into()))
+        .await
+        .unwrap()
+        .unwrap();
+    timeout(STEP, client.flush()).await.unwrap().unwrap();
+    expect_server_error(
+        &mut errors,
+        &format!("Permissions Violation for Publish to \"{DENIED_SUB}\""),
+    )
+    .await;
+}
+
+/// The operator sets `strict_signing_key_usage` (the spec's default), so nats-server does
+/// not take the account's identity key as a user issuer (`UpdateAccountClaimsWithRefresh`
+/// in nats-server `server/accounts.go` adds it to the signing keys only when not strict):
+/// `issue::user` accepts that seed, and the server refuses what it signs.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn under_strict_signing_a_user_signed_by_the_account_identity_key_is_refused() {
+    let org = Org::new();
+    let server = org.server();
+    let key = SecretKey::generate(Algorithm::Ed25519);
+    let app = org.account_key("APP");
+    let mut options = UserOptions::new("kez-person", unix_now());
+    options.pub_allow = vec![ALLOWED.to_owned()];
+    options.sub_allow = vec![ALLOWED.to_owned()];
+    let issued = issue::user(
+        &key,
+        &org.seed(&app),
+        Some(&org.account_jwt("APP")),
+        &options,
+    )
+    .unwrap();
+    let path = org.write_creds("kez-identity.creds", &issued.creds);
+    expect_refused(&server, &path, AUTH_FAILURE).await;
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn unhex(text: &str) -> Vec<u8> {
+    (0..text.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&text[i..i + 2], 16).unwrap())
+        .collect()
+}
+
+#[test]
+fn nats_py_and_python_nkeys_agree_with_our_output() {
+    let python = venv_bin("python");
+    let script = repo_root().join("crosstest/nats/check_py.py");
+    let org = Org::new();
+    let server = org.server();
+
+    let creds_path = org.creds("APP", "worker");
+    let creds = kez_nats::creds::parse(&fs::read_to_string(&creds_path).unwrap()).unwrap();
+    let user_seed = creds.seed();
+    let user_seed_file = org.write_creds("worker.nk", &user_seed.to_text());
+    let app = org.account_key("APP");
+    let keys: Vec<serde_json::Value> = [
+        (
+            "operator",
+            org.generated.operator,
+            org.seed_file(&org.generated.operator),
+        ),
+        ("account", app, org.seed_file(&app)),
+        ("user", user_seed.public_key(), user_seed_file),
+    ]
+    .into_iter()
+    .map(|(role, public, seed_file)| {
+        assert!(seed_file.is_file(), "{}", seed_file.display());
+        serde_json::json!({
+            "role": role,
+            "seed_file": seed_file,
+            "public": public.to_string(),
+            "raw_hex": hex(public.as_bytes()),
+        })
+    })
+    .collect();
+    let message = b"kez-nats cross-check";
+    let input = serde_json::json!({
+        "url": server.url,
+        "creds": creds_path,
+        "allowed": ALLOWED,
+        "denied_pub": DENIED_PUB,
+        "denied_sub": DENIED_SUB,
+        "keys": keys,
+        "message_hex": hex(message),
+        "signature_hex": hex(&user_seed.sign(message)),
+        "jwt": creds.jwt(),
+        "jwt_signer": org.seed_file(&Jwt::decode(creds.jwt()).unwrap().issuer().unwrap()),
+    });
+    let input_path = org.dir.path().join("check_py.json");
+    fs::write(&input_path, serde_json::to_vec(&input).unwrap()).unwrap();
+
+    let mut child = Command::new(&python)
+        .arg(&script)
+        .arg(&input_path)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while child.try_wait().unwrap().is_none() {
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("check_py.py did not finish within 30 s");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let output = child.wait_with_output().unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "check_py.py failed:\n{stderr}");
+    let out: serde_json::Value =
+        serde_json::from_str(&stdout).unwrap_or_else(|e| panic!("{e}: {stdout}\n{stderr}"));
+    let context = format!("{out:#}\nserver log:\n{}", server.log_text());
+
+    // (b) nkeys: the same public keys and raw bytes from our seeds, for every role.
+    let checked = out["keys"].as_array().unwrap();
+    assert_eq!(checked.len(), 3, "{context}");
+    for key in checked {
+        for field in ["public_matches", "raw_matches", "prefix_matches"] {
+            assert_eq!(key[field], true, "{field}: {context}");
+        }
+    }
+    let signatures = &out["signatures"];
+    assert_eq!(signatures["ours_verifies"], true, "{context}");
+    assert_eq!(signatures["tampered_verifies"], false, "{context}");
+    assert_eq!(signatures["jwt_verifies"], true, "{context}");
+    assert_eq!(signatures["jwt_iss_matches"], true, "{context}");
+    let theirs = unhex(signatures["python_signature_hex"].as_str().unwrap());
+    assert!(user_seed.public_key().verify(message, &theirs), "{context}");
+    assert_eq!(theirs, user_seed.sign(message), "Ed25519 is deterministic");
+
+    // (a) nats-py: round trip allowed, publish and subscribe denied.
+    let client = &out["client"];
+    assert_eq!(client["connected"], true, "{context}");
+    assert_eq!(client["round_trip"], "hello from nats-py", "{context}");
+    assert!(
+        client["denied_pub_error"]
+            .as_str()
+            .is_some_and(|e| e.contains(DENIED_PUB)),
+        "{context}"
+    );
+    assert!(
+        client["denied_sub_error"]
+            .as_str()
+            .is_some_and(|e| e.contains(DENIED_SUB)),
+        "{context}"
+    );
+    assert_eq!(client["still_connected"], true, "{context}");
+}
