@@ -361,6 +361,19 @@ fn md_escape(s: &str) -> String {
     s.replace('|', "\\|").replace('\n', " ")
 }
 
+/// How an implementation introduced itself (`hello`), or that it never started.
+fn hello_text(r: &Report<'_>, name: &str) -> String {
+    r.hellos
+        .get(name)
+        .map(|h| {
+            format!(
+                "{} {} (protocol {}, spec {})",
+                h.name, h.version, h.protocol, h.spec
+            )
+        })
+        .unwrap_or_else(|| "not started".into())
+}
+
 /// The Markdown matrix.
 pub fn markdown(r: &Report<'_>) -> String {
     let c = Counts::of(r.results);
@@ -378,16 +391,7 @@ pub fn markdown(r: &Report<'_>) -> String {
     );
     m.push_str("| implementation | command | hello |\n|---|---|---|\n");
     for i in &r.registry.impls {
-        let hello = r
-            .hellos
-            .get(&i.name)
-            .map(|h| {
-                format!(
-                    "{} {} (protocol {}, spec {})",
-                    h.name, h.version, h.protocol, h.spec
-                )
-            })
-            .unwrap_or_else(|| "not started".into());
+        let hello = hello_text(r, &i.name);
         let _ = writeln!(
             m,
             "| {} | `{}` | {} |",
@@ -544,16 +548,7 @@ pub fn html(r: &Report<'_>) -> String {
     x.push_str("<p id=\"legend\"><span class=\"pass\">pass</span><span class=\"fail\">fail</span><span class=\"skip\">skip (known, crosstest/skip.toml)</span><span class=\"unsupported\">unsupported</span></p>\n");
     x.push_str("<table id=\"implementations\"><tr><th>implementation</th><th>command</th><th>hello</th></tr>\n");
     for i in &r.registry.impls {
-        let hello = r
-            .hellos
-            .get(&i.name)
-            .map(|h| {
-                format!(
-                    "{} {} (protocol {}, spec {})",
-                    h.name, h.version, h.protocol, h.spec
-                )
-            })
-            .unwrap_or_else(|| "not started".into());
+        let hello = hello_text(r, &i.name);
         let _ = writeln!(
             x,
             "<tr><td>{}</td><td><code>{}</code></td><td>{}</td></tr>",

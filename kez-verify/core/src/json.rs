@@ -78,60 +78,32 @@ pub fn canonicalize_object(members: &Map<String, Value>) -> Result<Vec<u8>, Json
 pub fn remove_top_level_member(jcs: &[u8], name: &str) -> Option<Vec<u8>> {
     let key = format!("\"{name}\":");
     let key = key.as_bytes();
-    let (mut depth, mut in_string, mut escaped) = (0usize, false, false);
-    let mut start = None;
-    for (i, &b) in jcs.iter().enumerate() {
-        if in_string {
-            match (escaped, b) {
-                (true, _) => escaped = false,
-                (false, b'\\') => escaped = true,
-                (false, b'"') => in_string = false,
-                _ => {}
-            }
-            continue;
+    let mut scan = Structure::default();
+    let start = jcs.iter().enumerate().find_map(|(i, &b)| {
+        let at_key = scan.depth == 1 && b == b'"' && !scan.in_string && i > 0;
+        let at_key = at_key && matches!(jcs[i - 1], b'{' | b',') && jcs[i..].starts_with(key);
+        if at_key {
+            return Some(i);
         }
-        match b {
-            b'"' => {
-                let at_key = depth == 1 && i > 0 && matches!(jcs[i - 1], b'{' | b',');
-                if at_key && jcs[i..].starts_with(key) {
-                    start = Some(i);
-                    break;
-                }
-                in_string = true;
+        scan.step(b);
+        None
+    })?;
+    // The member's value ends at the `,` or `}` that follows it at depth 1.
+    let mut scan = Structure {
+        depth: 1,
+        ..Structure::default()
+    };
+    let value_start = start + key.len();
+    let end = jcs[value_start..]
+        .iter()
+        .enumerate()
+        .find_map(|(offset, &b)| {
+            if scan.depth == 1 && !scan.in_string && matches!(b, b',' | b'}') {
+                return Some(value_start + offset);
             }
-            b'{' | b'[' => depth += 1,
-            b'}' | b']' => depth = depth.checked_sub(1)?,
-            _ => {}
-        }
-    }
-    let start = start?;
-    // The member's value ends where the scanner, starting after the key, is back at
-    // depth 1 and sees the `,` or `}` that follows it.
-    let (mut depth, mut in_string, mut escaped) = (1usize, false, false);
-    let mut end = None;
-    for (offset, &b) in jcs[start + key.len()..].iter().enumerate() {
-        let i = start + key.len() + offset;
-        if in_string {
-            match (escaped, b) {
-                (true, _) => escaped = false,
-                (false, b'\\') => escaped = true,
-                (false, b'"') => in_string = false,
-                _ => {}
-            }
-            continue;
-        }
-        match b {
-            b'"' => in_string = true,
-            b'{' | b'[' => depth += 1,
-            b'}' | b']' if depth > 1 => depth -= 1,
-            b',' | b'}' if depth == 1 => {
-                end = Some(i);
-                break;
-            }
-            _ => {}
-        }
-    }
-    let end = end?;
+            scan.step(b);
+            None
+        })?;
     let mut out = Vec::with_capacity(jcs.len());
     if jcs[start - 1] == b',' {
         out.extend_from_slice(&jcs[..start - 1]);
@@ -146,6 +118,34 @@ pub fn remove_top_level_member(jcs: &[u8], name: &str) -> Option<Vec<u8>> {
         out.extend_from_slice(&jcs[end..]);
     }
     Some(out)
+}
+
+/// Tracks nesting depth and string state while walking JSON text byte by byte.
+#[derive(Debug, Default)]
+struct Structure {
+    depth: usize,
+    in_string: bool,
+    escaped: bool,
+}
+
+impl Structure {
+    fn step(&mut self, b: u8) {
+        if self.in_string {
+            match (self.escaped, b) {
+                (true, _) => self.escaped = false,
+                (false, b'\\') => self.escaped = true,
+                (false, b'"') => self.in_string = false,
+                _ => {}
+            }
+            return;
+        }
+        match b {
+            b'"' => self.in_string = true,
+            b'{' | b'[' => self.depth += 1,
+            b'}' | b']' => self.depth = self.depth.saturating_sub(1),
+            _ => {}
+        }
+    }
 }
 
 fn syntax_error(e: serde_json::Error) -> JsonError {
