@@ -1,0 +1,29 @@
+//! Placeholder while the dns channel is written; replaced before it lands.
+
+use async_trait::async_trait;
+use kez_channel::{AccountError, Channel, ChannelError, Lookup, Net};
+use kez_core::Identity;
+
+/// Placeholder.
+#[derive(Debug)]
+pub struct DnsChannel;
+
+impl DnsChannel {
+    /// Placeholder.
+    pub fn new() -> Self {
+        Self
+    }
+}
+
+#[async_trait]
+impl Channel for DnsChannel {
+    fn id(&self) -> &str {
+        "dns"
+    }
+    fn normalise(&self, account: &str) -> Result<String, AccountError> {
+        Err(AccountError(format!("{account}: not yet")))
+    }
+    async fn lookup(&self, _: &Identity, _: &dyn Net) -> Result<Lookup, ChannelError> {
+        Err(ChannelError::Conflict("not yet".into()))
+    }
+}
