@@ -19,3 +19,10 @@ pub mod live;
 pub mod record;
 pub mod replay;
 
+pub use bundle::{Bundle, BundleError, BUNDLE_VERSION};
+pub use evidence::{Evidence, Exchange, Record};
+pub use record::Recorder;
+pub use replay::ReplayNet;
+
+pub use config::NetConfig;
+pub use live::LiveNet;

@@ -6,8 +6,8 @@ use std::collections::HashSet;
 use std::path::Path;
 
 use kez_core::sigchain::{
-    self, ChainError, ChainErrorKind, ChainVerifier, Comparison, Digest256, JsonlLines, Link,
-    Track, VerifiedChain,
+    self, ChainError, ChainErrorKind, ChainVerifier, Digest256, JsonlLines, Link, Track,
+    VerifiedChain,
 };
 use kez_core::verdict::ChainEvidence;
 
@@ -65,48 +65,7 @@ pub(crate) fn verify_with_links(
     Ok((verifier.finish()?, links))
 }
 
-/// Why a set of copies of one chain does not give one chain.
-#[derive(Debug)]
-pub(crate) struct CopiesError {
-    /// The copies at fault: the two that diverge for a fork, or the one that does not
-    /// verify.
-    pub(crate) copies: Vec<usize>,
-    /// The error.
-    pub(crate) error: ChainError,
-}
-
-/// Compares copies of a chain (SPEC.md §7.6): every copy must verify and be a prefix
-/// of the longest. Returns the index of the longest copy.
-pub(crate) fn longest_copy(copies: &[Vec<u8>]) -> Result<usize, CopiesError> {
-    // SPEC §7.6-2: every copy is verified in full, in the order given, and the first copy
-    // that fails decides the result; only copies that all verify are compared for forks.
-    for (i, copy) in copies.iter().enumerate() {
-        if let Err(error) = sigchain::verify_jsonl(copy, Track::Claims(Default::default()), None) {
-            return Err(CopiesError {
-                copies: vec![i],
-                error,
-            });
-        }
-    }
-    let mut longest = 0;
-    for other in 1..copies.len() {
-        let compared = sigchain::compare_copies(
-            JsonlLines::new(&copies[longest]),
-            JsonlLines::new(&copies[other]),
-        );
-        match compared {
-            Ok(Comparison::FirstIsPrefix) => longest = other,
-            Ok(Comparison::Identical | Comparison::SecondIsPrefix) => {}
-            Err(error) => {
-                return Err(CopiesError {
-                    copies: vec![longest, other],
-                    error,
-                })
-            }
-        }
-    }
-    Ok(longest)
-}
+pub(crate) use sigchain::longest_copy;
 
 /// What the copies of a signer's sigchain say, kept alive for the verdicts that borrow it.
 pub(crate) enum Evidence {

@@ -44,4 +44,4 @@ pub use digest::Digest256;
 pub use encoding::{DecodeError, Encoding};
 pub use identity::{Identity, IdentityError};
 pub use key::{Algorithm, KeyError, PublicKey, SecretKey, Signature, SignatureError};
-pub use verdict::{Outcome, Verdict};
+pub use verdict::{Outcome, Publication, Verdict};

@@ -77,6 +77,13 @@ pub enum InvalidReason {
     NotYetValid,
     /// The sigchain was checked and binds no such claim.
     NotBound,
+    /// The platform published the proof after the evaluation time (SPEC.md §11.8).
+    NotYetPublished,
+    /// The platform published the proof before its key became primary (SPEC.md §11.8).
+    PublishedBeforeKey,
+    /// The platform published the proof after the claim was revoked or its key rotated away
+    /// (SPEC.md §11.8).
+    PublishedAfterRevocation,
     /// The sigchain itself does not verify.
     BadChain,
 }
@@ -95,6 +102,9 @@ impl InvalidReason {
             InvalidReason::KeyNotYetValid => "key_not_yet_valid",
             InvalidReason::NotYetValid => "not_yet_valid",
             InvalidReason::NotBound => "not_bound",
+            InvalidReason::NotYetPublished => "not_yet_published",
+            InvalidReason::PublishedBeforeKey => "published_before_key",
+            InvalidReason::PublishedAfterRevocation => "published_after_revocation",
             InvalidReason::BadChain => "bad_chain",
         }
     }
@@ -128,7 +138,8 @@ pub enum Condition {
     },
     /// The claim was revoked.
     Revoked {
-        /// `claim`, `subject` or `rotated`.
+        /// `claim`, `subject`, `rotated`, or `retracted` (a deletion on the platform, SPEC.md
+        /// §11.8-4, whose `seq` is 0: no link did it).
         by: &'static str,
         /// The revoking link.
         seq: u64,
@@ -259,6 +270,16 @@ fn invalid(reason: InvalidReason, detail: impl Into<String>) -> Condition {
     }
 }
 
+/// What the channel a proof was found on says about its publication (SPEC.md §11.8): the
+/// platform's own times, which the claim's signer does not control.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Publication {
+    /// When the platform says the proof was published (Unix seconds).
+    pub published_at: Option<u64>,
+    /// When the account retracted it (a deletion the platform records).
+    pub retracted_at: Option<u64>,
+}
+
 /// Evaluates `claim` as of `at` (Unix seconds) against `chain` (SPEC.md §8).
 ///
 /// `expected_subject` is the identity being verified, when the caller has one (a
@@ -269,6 +290,19 @@ pub fn evaluate(
     chain: ChainEvidence<'_>,
     at: u64,
     expected_subject: Option<&Identity>,
+) -> Verdict {
+    evaluate_published(claim, chain, at, expected_subject, None)
+}
+
+/// Evaluates a claim found on a channel: [`evaluate`], plus the conditions the platform's
+/// evidence adds (SPEC.md §11.8): not yet published at `at`, published before the key became
+/// primary, published after the claim was revoked or its key rotated away, retracted.
+pub fn evaluate_published(
+    claim: &Claim,
+    chain: ChainEvidence<'_>,
+    at: u64,
+    expected_subject: Option<&Identity>,
+    publication: Option<&Publication>,
 ) -> Verdict {
     let mut conditions = Vec::new();
     if let Err(e) = claim.verify_signature() {
@@ -318,7 +352,13 @@ pub fn evaluate(
         ChainEvidence::Verified(verified) => {
             summary = Some(summarise(verified));
             check_against_chain(claim, verified, &mut conditions);
+            if let Some(publication) = publication {
+                check_publication_against_chain(claim, verified, publication, &mut conditions);
+            }
         }
+    }
+    if let Some(publication) = publication {
+        check_publication(publication, at, &mut conditions);
     }
     if let Some(expires_at) = claim.expires_at() {
         if expires_at <= at {
@@ -390,6 +430,11 @@ fn describe(condition: &Condition) -> String {
         Condition::Revoked {
             by: "rotated", seq, ..
         } => format!("the claim's key was rotated away at seq {seq}"),
+        Condition::Revoked {
+            by: "retracted",
+            at,
+            ..
+        } => format!("the account retracted the proof at {at}"),
         Condition::Revoked { by, seq, .. } => format!("revoked by {by} at seq {seq}"),
         Condition::Expired { expires_at } => format!("expired at {expires_at}"),
         Condition::Unreachable { source, detail } => format!("{source} unreachable: {detail}"),
@@ -485,6 +530,69 @@ fn check_against_chain(claim: &Claim, chain: &VerifiedChain, conditions: &mut Ve
                 };
                 conditions.push(Condition::Revoked { by, seq, at });
             }
+        }
+    }
+}
+
+/// SPEC.md §11.8-2 and §11.8-3: the platform's publication time against the chain.
+fn check_publication_against_chain(
+    claim: &Claim,
+    chain: &VerifiedChain,
+    publication: &Publication,
+    conditions: &mut Vec<Condition>,
+) {
+    let Some(published_at) = publication.published_at else {
+        return;
+    };
+    if let Some(period) = chain.state().primary_period(claim.key()) {
+        if published_at.saturating_add(SKEW_SECONDS) < period.from.at {
+            conditions.push(invalid(
+                InvalidReason::PublishedBeforeKey,
+                format!(
+                    "the platform published the proof at {published_at}, before its key became primary at seq {} ({})",
+                    period.from.seq, period.from.at
+                ),
+            ));
+        }
+    }
+    let revoked = conditions
+        .iter()
+        .filter_map(|c| match c {
+            Condition::Revoked { seq, at, .. } => Some((*at, *seq)),
+            _ => None,
+        })
+        .min();
+    if let Some((revoked_at, seq)) = revoked {
+        if published_at > revoked_at {
+            conditions.push(invalid(
+                InvalidReason::PublishedAfterRevocation,
+                format!(
+                    "the platform published the proof at {published_at}, after it was revoked at seq {seq} ({revoked_at})"
+                ),
+            ));
+        }
+    }
+}
+
+/// SPEC.md §11.8-1 and §11.8-4: the platform's times against the evaluation time.
+fn check_publication(publication: &Publication, at: u64, conditions: &mut Vec<Condition>) {
+    if let Some(published_at) = publication.published_at {
+        if published_at > at.saturating_add(SKEW_SECONDS) {
+            conditions.push(invalid(
+                InvalidReason::NotYetPublished,
+                format!(
+                    "the platform published the proof at {published_at}, after the evaluation time {at}"
+                ),
+            ));
+        }
+    }
+    if let Some(retracted_at) = publication.retracted_at {
+        if retracted_at <= at {
+            conditions.push(Condition::Revoked {
+                by: "retracted",
+                seq: 0,
+                at: retracted_at,
+            });
         }
     }
 }

@@ -658,5 +658,47 @@ where
     })
 }
 
+/// Why a set of copies of one chain does not give one chain (SPEC.md §7.6-2).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CopiesError {
+    /// The copies at fault (indexes into the copies given): the two that diverge for a fork,
+    /// or the one that does not verify.
+    pub copies: Vec<usize>,
+    /// The error.
+    pub error: ChainError,
+}
+
+/// Compares copies of a chain (SPEC.md §7.6): every copy must verify in full, in the order
+/// given (the first that fails decides the result), and be a prefix of the longest. Returns
+/// the index of the longest copy.
+pub fn longest_copy<C: AsRef<[u8]>>(copies: &[C]) -> Result<usize, CopiesError> {
+    for (i, copy) in copies.iter().enumerate() {
+        if let Err(error) = verify_jsonl(copy.as_ref(), Track::Claims(Default::default()), None) {
+            return Err(CopiesError {
+                copies: vec![i],
+                error,
+            });
+        }
+    }
+    let mut longest = 0;
+    for other in 1..copies.len() {
+        let compared = compare_copies(
+            JsonlLines::new(copies[longest].as_ref()),
+            JsonlLines::new(copies[other].as_ref()),
+        );
+        match compared {
+            Ok(Comparison::FirstIsPrefix) => longest = other,
+            Ok(Comparison::Identical | Comparison::SecondIsPrefix) => {}
+            Err(error) => {
+                return Err(CopiesError {
+                    copies: vec![longest, other],
+                    error,
+                })
+            }
+        }
+    }
+    Ok(longest)
+}
+
 #[cfg(test)]
 mod tests;

@@ -398,3 +398,108 @@ fn json_report_has_the_required_fields() {
     let u = undecodable(false, "member \"sig\" is missing", T0);
     assert_eq!(serde_json::to_value(&u).unwrap()["reason"], "malformed");
 }
+
+fn published(published_at: Option<u64>, retracted_at: Option<u64>) -> Publication {
+    Publication {
+        published_at,
+        retracted_at,
+    }
+}
+
+#[test]
+fn publication_times_from_the_platform() {
+    let k = key(1);
+    let c = claim_at(&k, "github:jason", T0 + 10, None);
+    let chain = Chain::new(&k).push(add(&c), T0 + 20, &k, None).push(
+        Op::Revoke(RevokeTarget::Claim(c.id())),
+        T0 + 1000,
+        &k,
+        None,
+    );
+    let judge = |at: u64, p: Publication| {
+        evaluate_published(
+            &c,
+            ChainEvidence::Verified(&chain.verify(at)),
+            at,
+            None,
+            Some(&p),
+        )
+    };
+    // Published in time, evaluated before the revocation: valid.
+    assert_eq!(
+        outcome(&judge(T0 + 500, published(Some(T0 + 15), None))),
+        (Outcome::Valid, None)
+    );
+    // Evaluated before the platform published it (beyond SKEW): not yet published.
+    assert_eq!(
+        outcome(&judge(
+            T0 + 500,
+            published(Some(T0 + 500 + SKEW_SECONDS + 1), None)
+        )),
+        (Outcome::Invalid, Some(InvalidReason::NotYetPublished))
+    );
+    assert_eq!(
+        outcome(&judge(
+            T0 + 500,
+            published(Some(T0 + 500 + SKEW_SECONDS), None)
+        )),
+        (Outcome::Valid, None)
+    );
+    // Published after the revocation: invalid, which outranks revoked.
+    let v = judge(T0 + 2000, published(Some(T0 + 1001), None));
+    assert_eq!(
+        outcome(&v),
+        (
+            Outcome::Invalid,
+            Some(InvalidReason::PublishedAfterRevocation)
+        )
+    );
+    assert!(v
+        .conditions()
+        .iter()
+        .any(|c| c.outcome() == Outcome::Revoked));
+    // Published at the revocation's second: merely revoked.
+    assert_eq!(
+        judge(T0 + 2000, published(Some(T0 + 1000), None)).outcome(),
+        Outcome::Revoked
+    );
+    // Published before the key existed (beyond SKEW): invalid.
+    assert_eq!(
+        outcome(&judge(
+            T0 + 500,
+            published(Some(T0 - SKEW_SECONDS - 1), None)
+        )),
+        (Outcome::Invalid, Some(InvalidReason::PublishedBeforeKey))
+    );
+    // Retracted on the platform: revoked by retraction, from that time on.
+    let v = judge(T0 + 500, published(Some(T0 + 15), Some(T0 + 400)));
+    assert_eq!(
+        v.conditions()[0],
+        Condition::Revoked {
+            by: "retracted",
+            seq: 0,
+            at: T0 + 400
+        }
+    );
+    assert_eq!(
+        judge(T0 + 399, published(Some(T0 + 15), Some(T0 + 400))).outcome(),
+        Outcome::Valid
+    );
+    // No platform time: no publication condition.
+    assert_eq!(
+        outcome(&judge(T0 + 500, published(None, None))),
+        (Outcome::Valid, None)
+    );
+    // Without a chain, only the platform's times against T apply.
+    let alone = evaluate_published(
+        &c,
+        ChainEvidence::NotChecked,
+        T0 + 500,
+        None,
+        Some(&published(Some(T0 + 10_000), None)),
+    );
+    assert_eq!(
+        outcome(&alone),
+        (Outcome::Invalid, Some(InvalidReason::NotYetPublished))
+    );
+}
