@@ -65,6 +65,9 @@ pub(crate) enum Command {
     /// key (docs/NATS.md).
     #[command(subcommand)]
     Nats(crate::commands::nats::NatsCommand),
+    /// Verify an identity's published proofs, or every identity a key's sigchain links
+    /// (SPEC.md §11). Exit 0 valid, 1 not valid, 2 usage, 3 unreachable.
+    Id(crate::commands::id::IdArgs),
     /// Sign a claim with a fixed demo key, encode it four ways and verify each.
     ///
     /// The output is deterministic: a fixed key, subject and times, no nonce.

@@ -4,6 +4,7 @@
 mod canon;
 mod claim;
 mod demo;
+pub(crate) mod id;
 mod key;
 pub(crate) mod nats;
 pub(crate) mod replay;
@@ -30,6 +31,7 @@ pub(crate) fn run(cli: Cli) -> CliResult {
         Command::Key(command) => key::run(&ui, command),
         Command::Claim(command) => claim::run(&ui, command),
         Command::Sigchain(command) => sigchain::run(&ui, command),
+        Command::Id(args) => id::run(&ui, &args),
         Command::Demo => demo::run(&ui),
         Command::Replay(args) => replay::run(&ui, &args),
         Command::Suite(command) => replay::run_suite(&ui, &command),
