@@ -37,6 +37,59 @@ pub const REASONS: &[&str] = &[
     "fork",
 ];
 
+/// The reason codes of the NATS operations (docs/ADAPTER.md, "NATS operations"): the nkey
+/// codes and the finding codes of docs/NATS.md that the NATS ops report.
+pub const NATS_REASONS: &[&str] = &[
+    "nkey.empty",
+    "nkey.whitespace",
+    "nkey.padding",
+    "nkey.length",
+    "nkey.base32",
+    "nkey.crc",
+    "nkey.role",
+    "nkey.form",
+    "nkey.wrong_role",
+    "jwt.malformed",
+    "jwt.v1",
+    "jwt.type_missing",
+    "jwt.type_other",
+    "jwt.version_unsupported",
+    "jwt.claims_invalid",
+    "jwt.signature_invalid",
+    "jwt.issuer_invalid",
+    "jwt.subject_invalid",
+    "jwt.expired",
+    "jwt.not_yet_valid",
+    "perm.unknown_field",
+    "chain.operator_not_self_signed",
+    "chain.signing_key_invalid",
+    "chain.account_self_signed",
+    "chain.account_untrusted",
+    "chain.strict_signing_key",
+    "chain.scope_kind_unknown",
+    "chain.account_unknown",
+    "chain.user_untrusted",
+    "chain.issuer_account_missing",
+    "chain.scoped_user_has_permissions",
+    "chain.bearer_disallowed",
+    "chain.user_revoked",
+    "creds.malformed",
+    "creds.seed_mismatch",
+    "creds.not_user",
+    "config.operator_missing",
+    "config.preload_mismatch",
+];
+
+/// Whether `reason` is a reason kind: a SPEC one, or NATS codes joined with `+` (sorted,
+/// distinct: a `nats_check` rejection names every error code it found).
+pub fn is_reason(reason: &str) -> bool {
+    if REASONS.contains(&reason) {
+        return true;
+    }
+    let codes: Vec<&str> = reason.split('+').collect();
+    codes.iter().all(|c| NATS_REASONS.contains(c)) && codes.windows(2).all(|w| w[0] < w[1])
+}
+
 /// docs/ADAPTER.md error kinds.
 pub const ERROR_KINDS: &[&str] = &["unsupported", "usage", "internal"];
 
@@ -221,9 +274,9 @@ pub fn parse(v: &toml::Value, at: &str) -> Result<Expect, String> {
                         REASONS.join(", ")
                     ))
                 }
-                ("invalid", Some(r)) if !REASONS.contains(&r) => {
+                ("invalid", Some(r)) if !is_reason(r) => {
                     return Err(format!(
-                        "{at}.reason: {r:?} is not a reason kind (expected one of {})",
+                        "{at}.reason: {r:?} is not a reason kind (expected one of {}, or NATS codes of docs/ADAPTER.md joined with `+` in order)",
                         REASONS.join(", ")
                     ))
                 }
@@ -391,6 +444,20 @@ mod tests {
         assert!(parse_str("expect = { outcome = \"valid\", reason = \"malformed\" }").is_err());
         assert!(parse_str("expect = { outcome = \"acceptable\" }").is_err());
         assert!(parse_str("expect = { outcome = \"invalid\", reason = \"bad_sig\" }").is_err());
+    }
+
+    #[test]
+    fn nats_reasons_are_codes_joined_in_order() {
+        assert!(is_reason("bad_signature"));
+        assert!(is_reason("nkey.crc"));
+        assert!(is_reason("chain.account_self_signed+jwt.signature_invalid"));
+        assert!(!is_reason(
+            "jwt.signature_invalid+chain.account_self_signed"
+        ));
+        assert!(!is_reason("jwt.signature_invalid+jwt.signature_invalid"));
+        assert!(!is_reason("jwt.nonsense"));
+        assert!(parse_str("expect = { outcome = \"invalid\", reason = \"nkey.padding\" }").is_ok());
+        assert!(parse_str("expect = { outcome = \"invalid\", reason = \"nkey.pad\" }").is_err());
     }
 
     #[test]

@@ -35,6 +35,14 @@ pub const KNOWN_OPS: &[&str] = &[
     "chain_verify",
     "chain_compare",
     "chain_export",
+    "nats_nkey_create",
+    "nats_nkey_decode",
+    "nats_jwt_encode",
+    "nats_jwt_sign_raw",
+    "nats_jwt_decode",
+    "nats_creds_format",
+    "nats_creds_parse",
+    "nats_check",
     "shutdown",
 ];
 

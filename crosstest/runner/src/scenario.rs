@@ -151,6 +151,26 @@ pub fn result_members(op: &str) -> Option<&'static [&'static str]> {
         ],
         "chain_compare" => &["status", "relation", "reason", "message"],
         "chain_export" => &["status", "jsonl", "reason", "message"],
+        "nats_nkey_create" => &["seed", "public"],
+        "nats_nkey_decode" => &[
+            "status", "form", "role", "public", "key", "raw", "reason", "message",
+        ],
+        "nats_jwt_encode" => &["status", "jwt", "reason", "message"],
+        "nats_jwt_sign_raw" => &["jwt"],
+        "nats_jwt_decode" => &[
+            "status", "type", "issuer", "subject", "claims", "reason", "message",
+        ],
+        "nats_creds_format" => &["status", "creds", "reason", "message"],
+        "nats_creds_parse" => &[
+            "status",
+            "jwt",
+            "seed",
+            "public",
+            "canonical",
+            "reason",
+            "message",
+        ],
+        "nats_check" => &["status", "errors", "codes", "findings", "reason", "message"],
         "shutdown" => &[],
         _ => return None,
     })
@@ -174,6 +194,17 @@ pub fn op_args(op: &str) -> Option<(&'static [&'static str], &'static [&'static 
         "chain_verify" => (&["jsonl"], &["at"]),
         "chain_compare" => (&["copies"], &[]),
         "chain_export" => (&["jsonl"], &["at"]),
+        "nats_nkey_create" => (&["role", "raw"], &[]),
+        "nats_nkey_decode" => (&["text"], &["role"]),
+        "nats_jwt_encode" => (
+            &["type", "signer", "subject", "iat"],
+            &["name", "expires", "not_before", "audience", "nats"],
+        ),
+        "nats_jwt_sign_raw" => (&["signer", "payload"], &["header", "over"]),
+        "nats_jwt_decode" => (&["jwt"], &["at"]),
+        "nats_creds_format" => (&["jwt", "seed"], &[]),
+        "nats_creds_parse" => (&["creds"], &[]),
+        "nats_check" => (&["operator", "at"], &["accounts", "creds"]),
         _ => return None,
     })
 }

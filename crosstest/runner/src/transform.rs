@@ -37,6 +37,10 @@ pub enum Kind {
     AppendLine,
     /// The string value of member `member` of a JSON object text (for example a claim's `key`).
     Member,
+    /// Flip the low bit of byte `offset` (default 0; negative counts from the end) of one
+    /// base64url segment of a JWT (`segment`: `signature`, the default, `payload` or
+    /// `header`), re-encoded without padding (docs/NATS.md: NATS JWTs).
+    TamperJwt,
 }
 
 /// Every transform, for messages.
@@ -52,6 +56,7 @@ pub const ALL: &[Kind] = &[
     Kind::ReorderLines,
     Kind::AppendLine,
     Kind::Member,
+    Kind::TamperJwt,
 ];
 
 impl Kind {
@@ -69,6 +74,7 @@ impl Kind {
             Kind::ReorderLines => "reorder-lines",
             Kind::AppendLine => "append-line",
             Kind::Member => "member",
+            Kind::TamperJwt => "tamper-jwt",
         }
     }
 
@@ -91,6 +97,7 @@ impl Kind {
             Kind::ReorderLines => (&["order"], &[]),
             Kind::AppendLine => (&["from", "line"], &[]),
             Kind::Member => (&["member"], &[]),
+            Kind::TamperJwt => (&[], &["segment", "offset"]),
         }
     }
 
@@ -171,6 +178,13 @@ pub fn apply(kind: Kind, p: &BTreeMap<String, Value>) -> Result<String, String> 
         Kind::TamperByte => {
             let offset = int_param(p, "offset")?.ok_or("`offset` is missing")?;
             tamper_byte(input, offset)
+        }
+        Kind::TamperJwt => {
+            let segment = match p.get("segment") {
+                None => "signature",
+                Some(_) => str_param(p, "segment")?,
+            };
+            tamper_jwt(input, segment, int_param(p, "offset")?.unwrap_or(0))
         }
         Kind::Replace => {
             let find = str_param(p, "find")?;
@@ -350,6 +364,43 @@ fn tamper_byte(input: &str, offset: i64) -> Result<String, String> {
     })
 }
 
+/// Flips the low bit of one decoded byte of one segment of a JWT.
+fn tamper_jwt(input: &str, segment: &str, offset: i64) -> Result<String, String> {
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    let index = match segment {
+        "header" => 0,
+        "payload" => 1,
+        "signature" => 2,
+        other => {
+            return Err(format!(
+                "`segment` must be header, payload or signature, found {other:?}"
+            ))
+        }
+    };
+    let mut parts: Vec<String> = input.split('.').map(str::to_string).collect();
+    if parts.len() != 3 {
+        return Err(format!(
+            "input is not a JWT: {} dot-separated segments",
+            parts.len()
+        ));
+    }
+    let mut bytes = URL_SAFE_NO_PAD
+        .decode(&parts[index])
+        .map_err(|e| format!("the {segment} is not base64url without padding: {e}"))?;
+    let len = bytes.len();
+    let pos = if offset < 0 {
+        usize::try_from(offset.unsigned_abs())
+            .ok()
+            .and_then(|back| len.checked_sub(back))
+    } else {
+        usize::try_from(offset).ok().filter(|o| *o < len)
+    }
+    .ok_or_else(|| format!("offset {offset} is outside the {len}-byte {segment}"))?;
+    bytes[pos] ^= 1;
+    parts[index] = URL_SAFE_NO_PAD.encode(bytes);
+    Ok(parts.join("."))
+}
+
 /// A non-canonical layout of the same JSON value.
 fn reformat(input: &str, style: Style) -> Result<String, String> {
     let v: Value = serde_json::from_str(input).map_err(|e| format!("input is not JSON: {e}"))?;
@@ -443,6 +494,47 @@ mod tests {
     }
 
     const CLAIM: &str = r#"{"created_at":1,"key":"ed25519:00","sig":"0a9f","subject":"github:a"}"#;
+
+    #[test]
+    fn tamper_jwt_flips_one_decoded_bit_of_a_segment() {
+        use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+        let jwt = format!(
+            "{}.{}.{}",
+            URL_SAFE_NO_PAD.encode("{}"),
+            URL_SAFE_NO_PAD.encode("{\"a\":1}"),
+            URL_SAFE_NO_PAD.encode([0u8; 64])
+        );
+        let out = apply(
+            Kind::TamperJwt,
+            &params(json!({"input": jwt, "offset": -1})),
+        )
+        .unwrap();
+        let parts: Vec<&str> = out.split('.').collect();
+        let mut sig = [0u8; 64];
+        sig[63] = 1;
+        assert_eq!(parts[2], URL_SAFE_NO_PAD.encode(sig));
+        assert_eq!(parts[..2], jwt.split('.').collect::<Vec<_>>()[..2]);
+        let out = apply(
+            Kind::TamperJwt,
+            &params(json!({"input": jwt, "segment": "payload", "offset": 1})),
+        )
+        .unwrap();
+        let payload = URL_SAFE_NO_PAD
+            .decode(out.split('.').nth(1).unwrap())
+            .unwrap();
+        assert_eq!(payload, b"{#a\":1}");
+        assert!(apply(Kind::TamperJwt, &params(json!({"input": "a.b"}))).is_err());
+        assert!(apply(
+            Kind::TamperJwt,
+            &params(json!({"input": jwt, "offset": 64}))
+        )
+        .is_err());
+        assert!(apply(
+            Kind::TamperJwt,
+            &params(json!({"input": jwt, "segment": "x"}))
+        )
+        .is_err());
+    }
 
     #[test]
     fn tamper_sig_flips_one_digit() {

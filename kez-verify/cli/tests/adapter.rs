@@ -259,6 +259,14 @@ fn hello_names_the_adapter_and_every_op() {
             "chain_verify",
             "chain_compare",
             "chain_export",
+            "nats_nkey_create",
+            "nats_nkey_decode",
+            "nats_jwt_encode",
+            "nats_jwt_sign_raw",
+            "nats_jwt_decode",
+            "nats_creds_format",
+            "nats_creds_parse",
+            "nats_check",
             "shutdown"
         ])
     );
@@ -1353,4 +1361,225 @@ fn node_adapter_agrees_with_the_rust_adapter_when_requested() {
     assert_eq!(rust.ok("shutdown", json!({})), json!({}));
     node.finish();
     rust.finish();
+}
+
+// ---------------------------------------------------------------------------------------
+// NATS operations (docs/ADAPTER.md "NATS operations")
+
+/// The nkey seed and public key of `role` for 32 bytes of `byte`.
+fn nkey(s: &mut Session, role: &str, byte: &str) -> (String, String) {
+    let key = s.ok(
+        "nats_nkey_create",
+        json!({"role": role, "raw": byte.repeat(32)}),
+    );
+    (
+        key["seed"].as_str().unwrap().to_string(),
+        key["public"].as_str().unwrap().to_string(),
+    )
+}
+
+fn encode_jwt(s: &mut Session, args: Value) -> String {
+    let answer = s.ok("nats_jwt_encode", args);
+    assert_eq!(answer["status"], "ok", "{answer}");
+    answer["jwt"].as_str().unwrap().to_string()
+}
+
+#[test]
+fn nats_nkeys_round_trip_and_rejections_are_typed() {
+    let mut s = Session::rust();
+    let (seed, public) = nkey(&mut s, "user", "33");
+    assert_eq!(
+        public,
+        "UAL4W6P3FNASB4VR5RS6IGMNNYELFDUBH7VQDZFEACBZXBPBQCAM4C47"
+    );
+    let decoded = s.ok("nats_nkey_decode", json!({"text": seed, "role": "user"}));
+    assert_eq!(decoded["raw"], "33".repeat(32));
+    assert_eq!(decoded["public"], public.as_str());
+    let from_public = s.ok("nats_nkey_decode", json!({"text": public}));
+    assert_eq!(from_public["key"], decoded["key"]);
+    assert_eq!(from_public["form"], "public");
+    for (text, reason) in [
+        (format!("{public}===="), "nkey.padding"),
+        (public[1..].to_string(), "nkey.length"),
+        (public.to_lowercase(), "nkey.base32"),
+        (
+            "UAL4W6P3FNBSB4VR5RS6IGMNNYELFDUBH7VQDZFEACBZXBPBQCAM4C47".into(),
+            "nkey.crc",
+        ),
+        (
+            "XAL4W6P3FNASB4VR5RS6IGMNNYELFDUBH7VQDZFEACBZXBPBQCAM5J7N".into(),
+            "nkey.role",
+        ),
+    ] {
+        let answer = s.ok("nats_nkey_decode", json!({ "text": text }));
+        assert_eq!(answer["reason"], reason, "{text}: {answer}");
+    }
+    let wrong = s.ok(
+        "nats_nkey_decode",
+        json!({"text": public, "role": "account"}),
+    );
+    assert_eq!(wrong["reason"], "nkey.wrong_role");
+    s.fails(
+        "nats_nkey_create",
+        json!({"role": "server", "raw": "00".repeat(32)}),
+        "unsupported",
+    );
+    s.finish();
+}
+
+#[test]
+fn nats_chain_checks_clean_and_each_defect_has_its_code() {
+    let mut s = Session::rust();
+    let (op_seed, op) = nkey(&mut s, "operator", "11");
+    let (acct_seed, acct) = nkey(&mut s, "account", "22");
+    let (user_seed, user) = nkey(&mut s, "user", "33");
+    let t0 = 1_767_225_600u64;
+    let operator = encode_jwt(
+        &mut s,
+        json!({"type": "operator", "signer": op_seed, "subject": op, "iat": t0}),
+    );
+    let account = encode_jwt(
+        &mut s,
+        json!({"type": "account", "signer": op_seed, "subject": acct, "iat": t0}),
+    );
+    let user_jwt = encode_jwt(
+        &mut s,
+        json!({"type": "user", "signer": acct_seed, "subject": user, "iat": t0,
+               "nats": {"pub": {"allow": ["a.>"]}}}),
+    );
+    let creds = s.ok(
+        "nats_creds_format",
+        json!({"jwt": user_jwt, "seed": user_seed}),
+    )["creds"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let parsed = s.ok("nats_creds_parse", json!({ "creds": creds }));
+    assert_eq!(parsed["canonical"], true);
+    assert_eq!(parsed["jwt"], user_jwt.as_str());
+    let at = t0 + 100;
+    let clean = s.ok(
+        "nats_check",
+        json!({"operator": operator, "accounts": [account], "creds": [creds], "at": at}),
+    );
+    assert_eq!(clean["status"], "ok", "{clean}");
+    assert_eq!(clean["codes"], json!([]));
+
+    let self_signed = encode_jwt(
+        &mut s,
+        json!({"type": "account", "signer": acct_seed, "subject": acct, "iat": t0}),
+    );
+    let answer = s.ok(
+        "nats_check",
+        json!({"operator": operator, "accounts": [self_signed], "at": at}),
+    );
+    assert_eq!(answer["reason"], "chain.account_self_signed");
+
+    let refused = s.ok(
+        "nats_jwt_encode",
+        json!({"type": "user", "signer": user_seed, "subject": user, "iat": t0}),
+    );
+    assert_eq!(refused["reason"], "jwt.issuer_invalid");
+    let padded = account.replacen("ifQ.", "ifQ==.", 1);
+    let answer = s.ok("nats_jwt_decode", json!({ "jwt": padded }));
+    assert_eq!(answer["reason"], "jwt.malformed");
+    let untyped = s.ok(
+        "nats_jwt_sign_raw",
+        json!({"signer": op_seed, "over": "payload",
+               "payload": format!("{{\"iss\":\"{op}\",\"sub\":\"{acct}\",\"nats\":{{\"version\":2}}}}")}),
+    )["jwt"]
+        .clone();
+    let answer = s.ok("nats_jwt_decode", json!({ "jwt": untyped }));
+    assert_eq!(answer["reason"], "jwt.type_missing");
+    let both = s.ok(
+        "nats_check",
+        json!({"operator": operator, "accounts": [self_signed, untyped], "at": at}),
+    );
+    assert_eq!(
+        both["reason"], "chain.account_self_signed+jwt.type_missing",
+        "{both}"
+    );
+    s.fails(
+        "nats_jwt_encode",
+        json!({"type": "operator", "signer": op_seed, "subject": op, "iat": t0,
+               "nats": {"signing_key": ["x"]}}),
+        "usage",
+    );
+    s.fails(
+        "nats_jwt_encode",
+        json!({"type": "activation", "signer": op_seed, "subject": op, "iat": t0}),
+        "unsupported",
+    );
+    s.finish();
+}
+
+#[test]
+fn nats_ops_agree_with_the_node_adapter_when_requested() {
+    if std::env::var_os("KEZ_CROSSTEST_NODE").is_none_or(|v| v != "1") {
+        eprintln!(
+            "KEZ_CROSSTEST_NODE is not 1: the NATS cross-check against Node was not requested"
+        );
+        return;
+    }
+    let mut command = Command::new("node");
+    command
+        .arg("crosstest/impls/node/src/adapter.mjs")
+        .current_dir(workspace_root());
+    let mut node = Session::spawn("node", command);
+    let mut rust = Session::rust();
+    let (op_seed, op) = nkey(&mut rust, "operator", "11");
+    let (acct_seed, acct) = nkey(&mut rust, "account", "22");
+    let (user_seed, user) = nkey(&mut rust, "user", "33");
+    assert_eq!(
+        nkey(&mut node, "user", "33"),
+        (user_seed.clone(), user.clone())
+    );
+    let t0 = 1_767_225_600u64;
+    for args in [
+        json!({"type": "operator", "signer": op_seed, "subject": op, "iat": t0, "name": "a<b",
+               "nats": {"system_account": acct, "strict_signing_key_usage": true}}),
+        json!({"type": "account", "signer": op_seed, "subject": acct, "iat": t0, "expires": t0 + 9,
+               "nats": {"limits": {"conn": 3, "streams": 2}, "revocations": {"*": 5, (user.clone()): 7},
+                        "signing_keys": [{"kind": "user_scope", "key": acct, "role": "r",
+                                          "template": {"sub": {"allow": ["x"]}}}]}}),
+        json!({"type": "user", "signer": acct_seed, "subject": user, "iat": t0,
+               "nats": {"pub": {"deny": ["y"]}, "src": "10.0.0.0/8, 10.0.0.0/8", "resp": {"max": 1, "ttl": 9}}}),
+        json!({"type": "user", "signer": user_seed, "subject": user, "iat": t0}),
+        json!({"type": "user", "signer": acct_seed, "subject": acct, "iat": t0}),
+    ] {
+        let encoded = agree(&mut rust, &mut node, "nats_jwt_encode", args);
+        if let Some(jwt) = encoded["jwt"].as_str() {
+            agree(
+                &mut rust,
+                &mut node,
+                "nats_jwt_decode",
+                json!({"jwt": jwt, "at": t0 + 100}),
+            );
+            agree(&mut rust, &mut node, "nats_jwt_decode", json!({"jwt": jwt}));
+        }
+    }
+    let user_jwt = encode_jwt(
+        &mut rust,
+        json!({"type": "user", "signer": acct_seed, "subject": user, "iat": t0}),
+    );
+    let creds = agree(
+        &mut rust,
+        &mut node,
+        "nats_creds_format",
+        json!({"jwt": user_jwt, "seed": user_seed}),
+    );
+    for text in [
+        creds["creds"].as_str().unwrap().to_string(),
+        creds["creds"].as_str().unwrap().replace('\n', "\r\n"),
+        "nothing".to_string(),
+    ] {
+        agree(
+            &mut rust,
+            &mut node,
+            "nats_creds_parse",
+            json!({ "creds": text }),
+        );
+    }
+    rust.finish();
+    node.finish();
 }

@@ -15,13 +15,14 @@ import { signClaim } from './claim.mjs';
 import { ENCODINGS, initEncodings, decodeClaims, encodeClaim } from './encoding/index.mjs';
 import { verifyChain, verifyCopies, compareChains, exportChain, signLink } from './sigchain.mjs';
 import { evaluateClaim, undecodableVerdict } from './verdict.mjs';
+import { NATS_OPS, NatsUnsupported } from './nats/ops.mjs';
 
 export const NAME = 'node';
 export const VERSION = '0.1.0';
 export const PROTOCOL = 1;
 export const SPEC_VERSION = '0.2';
 
-class UnsupportedError extends Error {}
+export class UnsupportedError extends Error {}
 
 // ------------------------------------------------------------------ argument helpers
 
@@ -274,6 +275,8 @@ const OPS = {
     return orRejected(() => ({ status: 'ok', jsonl: exportChain(jsonl, at) }));
   },
 
+  ...NATS_OPS,
+
   shutdown() {
     return {};
   },
@@ -308,7 +311,7 @@ export function handle(line) {
   } catch (e) {
     let kind = 'internal';
     if (e instanceof UsageError) kind = 'usage';
-    else if (e instanceof UnsupportedError) kind = 'unsupported';
+    else if (e instanceof UnsupportedError || e instanceof NatsUnsupported) kind = 'unsupported';
     if (kind === 'internal') process.stderr.write(`[node adapter] ${op}: ${e && e.stack ? e.stack : e}\n`);
     return { response: { id, ok: false, error: { kind, message: String(e && e.message ? e.message : e) } } };
   }

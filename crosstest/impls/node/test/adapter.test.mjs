@@ -89,7 +89,7 @@ test('adapter session: every op, in order, then shutdown', async () => {
     version: '0.1.0',
     protocol: 1,
     spec: '0.2',
-    ops: ['hello', 'canonicalize', 'sign_raw', 'verify_raw', 'claim_sign', 'encode', 'decode', 'claim_verify', 'chain_build', 'chain_verify', 'chain_compare', 'chain_export', 'shutdown'],
+    ops: ['hello', 'canonicalize', 'sign_raw', 'verify_raw', 'claim_sign', 'encode', 'decode', 'claim_verify', 'chain_build', 'chain_verify', 'chain_compare', 'chain_export', 'nats_nkey_create', 'nats_nkey_decode', 'nats_jwt_encode', 'nats_jwt_sign_raw', 'nats_jwt_decode', 'nats_creds_format', 'nats_creds_parse', 'nats_check', 'shutdown'],
   });
   assert.deepEqual(ok(2), { status: 'ok', canonical: '{"a":2,"b":1}' });
   assert.equal(ok(3).status, 'rejected');

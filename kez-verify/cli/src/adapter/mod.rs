@@ -10,6 +10,7 @@
 //! | [`protocol`] | "Framing", the request, response and error shapes |
 //! | [`args`] | "Common values": hex, keys, times |
 //! | [`ops`] | "Operations", one function per op |
+//! | [`nats`] | "NATS operations", calls into `kez_nats` |
 //!
 //! Stdout carries nothing but responses; the only other output is the panic message of an
 //! op that panicked (on stderr, answered with kind `internal`). The command exits 0 when
@@ -17,6 +18,7 @@
 //! gone); a failing read of stdin is exit 2.
 
 pub(crate) mod args;
+pub(crate) mod nats;
 pub(crate) mod ops;
 pub(crate) mod protocol;
 

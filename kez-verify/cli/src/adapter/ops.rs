@@ -25,6 +25,7 @@ use kez_core::{Algorithm, Claim, ClaimBuilder, DecodeError, Identity, PublicKey,
 use serde_json::{json, Value};
 
 use super::args::Args;
+use super::nats;
 use super::protocol::{parse_request, OpError, Response, PROTOCOL_VERSION};
 use crate::chain;
 use crate::commands::decode_input;
@@ -49,6 +50,14 @@ const OPS: &[(&str, OpFn)] = &[
     ("chain_verify", chain_verify),
     ("chain_compare", chain_compare),
     ("chain_export", chain_export),
+    ("nats_nkey_create", nats::nkey_create),
+    ("nats_nkey_decode", nats::nkey_decode),
+    ("nats_jwt_encode", nats::jwt_encode),
+    ("nats_jwt_sign_raw", nats::jwt_sign_raw),
+    ("nats_jwt_decode", nats::jwt_decode),
+    ("nats_creds_format", nats::creds_format),
+    ("nats_creds_parse", nats::creds_parse),
+    ("nats_check", nats::check_set),
     ("shutdown", shutdown),
 ];
 
