@@ -1,17 +1,427 @@
-//! Placeholder while the github channel is written; replaced before it lands.
+//! The `github` channel (SPEC.md §11.4): proofs in an account's gists, read through the
+//! GitHub REST API.
+//!
+//! For `github:<login>` the channel lists the account's gists
+//! (`GET {api}/users/{login}/gists?per_page=100`, following `Link: rel="next"` on the same
+//! host for at most [`MAX_PAGES`] pages), picks the *proof files* by name (`kez.md`,
+//! `kez.json`, `kez.txt`, or a name ending in `.kez.md`, ASCII case-insensitive) and reads
+//! each one's content from the gist itself (`GET {api}/gists/{id}`, `files.<name>.content`),
+//! never from a raw URL on another host. Every request names the credential `github` and asks
+//! for `application/vnd.github+json`.
+//!
+//! The gist's owner, in the list and in the gist itself, must be the account: a proof file in
+//! a gist owned by anyone else is returned as [`Found::Rejected`] with
+//! [`RejectReason::WrongPublisher`], naming both logins. A proof's `published_at` is the gist's
+//! `updated_at`: the latest time its content could have changed.
+//!
+//! What the service says decides only reachability, never validity: 404 for the user is
+//! [`ChannelError::NoSuchAccount`]; rate limiting (403 with `x-ratelimit-remaining: 0`, or
+//! 429), 5xx, any other unexpected status, an answer that is not the JSON the API documents,
+//! and a proof file the API truncates are [`ChannelError::Unreachable`].
+
+use std::collections::HashSet;
+use std::time::UNIX_EPOCH;
 
 use async_trait::async_trait;
-use kez_channel::{AccountError, Channel, ChannelError, Lookup, Net};
+use kez_channel::extract::proof_texts;
+use kez_channel::{
+    AccountError, Channel, ChannelError, FetchError, FetchErrorKind, Found, HttpRequest,
+    HttpResponse, Lookup, Net, Proof, RejectReason, Rejected,
+};
 use kez_core::Identity;
+use serde_json::{Map, Value};
 
-/// Placeholder.
-#[derive(Debug)]
-pub struct GithubChannel;
+/// The media type every request asks for.
+pub const ACCEPT: &str = "application/vnd.github+json";
+
+/// The name of the credential every request carries (the host maps it to a token).
+pub const CREDENTIAL: &str = "github";
+
+/// At most this many pages of gists are read (100 gists each).
+pub const MAX_PAGES: usize = 10;
+
+/// The page size asked for.
+const PER_PAGE: u32 = 100;
+
+/// The `github` channel. Build it with the REST API base URL (`https://api.github.com`).
+#[derive(Debug, Clone)]
+pub struct GithubChannel {
+    api: String,
+}
 
 impl GithubChannel {
-    /// Placeholder.
-    pub fn new(_api: String) -> Self {
-        Self
+    /// A channel reading from the REST API at `api_base` (no trailing `/` needed).
+    pub fn new(api_base: String) -> Self {
+        Self {
+            api: api_base.trim_end_matches('/').to_string(),
+        }
+    }
+
+    /// The API base URL, without a trailing `/`.
+    pub fn api_base(&self) -> &str {
+        &self.api
+    }
+}
+
+/// How a proof file's content is turned into proof texts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum FileKind {
+    /// `kez.md`, `*.kez.md`, `kez.json`: the whole file is one proof text.
+    Whole,
+    /// `kez.txt`: the proof texts found in free text.
+    Text,
+}
+
+/// Whether a gist file name marks a proof file, and of which kind (SPEC-github §11.4).
+fn proof_file_kind(name: &str) -> Option<FileKind> {
+    let lower = name.to_ascii_lowercase();
+    match lower.as_str() {
+        "kez.md" | "kez.json" => Some(FileKind::Whole),
+        "kez.txt" => Some(FileKind::Text),
+        _ if lower.ends_with(".kez.md") => Some(FileKind::Whole),
+        _ => None,
+    }
+}
+
+/// GitHub's anchor for a file on a gist page: `file-` and the name lowercased, every
+/// character other than ASCII letters and digits replaced by `-`.
+fn file_anchor(name: &str) -> String {
+    let slug: String = name
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() {
+                c.to_ascii_lowercase()
+            } else {
+                '-'
+            }
+        })
+        .collect();
+    format!("file-{slug}")
+}
+
+/// An error of the service (not of any claim): the lookup is unreachable.
+fn bad_answer(target: &str, detail: impl Into<String>) -> ChannelError {
+    ChannelError::Unreachable(FetchError::new(FetchErrorKind::BadAnswer, target, detail))
+}
+
+/// Maps a non-2xx status to the lookup's error. `Ok(())` for 2xx.
+fn check_status(response: &HttpResponse, target: &str, user: &str) -> Result<(), ChannelError> {
+    let status = response.status;
+    if response.is_success() {
+        return Ok(());
+    }
+    let rate_limited = status == 429
+        || (status == 403 && response.header("x-ratelimit-remaining").map(str::trim) == Some("0"));
+    if rate_limited {
+        let mut detail = format!("github limited the rate (status {status})");
+        if let Some(after) = response.header("retry-after") {
+            detail.push_str(&format!("; retry after {} s", after.trim()));
+        } else if let Some(reset) = response.header("x-ratelimit-reset") {
+            detail.push_str(&format!("; limit resets at {}", reset.trim()));
+        }
+        return Err(ChannelError::Unreachable(FetchError::new(
+            FetchErrorKind::RateLimited,
+            target,
+            detail,
+        )));
+    }
+    if (500..600).contains(&status) {
+        return Err(ChannelError::Unreachable(FetchError::new(
+            FetchErrorKind::ServerError,
+            target,
+            format!("github answered {status}"),
+        )));
+    }
+    if status == 404 {
+        return Err(ChannelError::NoSuchAccount(format!(
+            "github has no user {user:?} (404 for {target})"
+        )));
+    }
+    Err(bad_answer(
+        target,
+        format!("unexpected status {status} from github"),
+    ))
+}
+
+/// Parses a JSON body; malformed JSON is an error of the service.
+fn json_body(response: &HttpResponse, target: &str) -> Result<Value, ChannelError> {
+    serde_json::from_slice(&response.body).map_err(|e| {
+        bad_answer(
+            target,
+            format!("expected the JSON the github API documents, found malformed JSON ({e})"),
+        )
+    })
+}
+
+/// A string member of a JSON object, or an error naming it.
+fn str_member<'a>(
+    object: &'a Map<String, Value>,
+    name: &str,
+    target: &str,
+) -> Result<&'a str, ChannelError> {
+    object.get(name).and_then(Value::as_str).ok_or_else(|| {
+        bad_answer(
+            target,
+            format!("expected a string member {name:?} in a gist, found none"),
+        )
+    })
+}
+
+/// The owner's login of a gist object, if it has one (`owner` may be absent or `null`).
+fn owner_login(gist: &Map<String, Value>) -> Option<&str> {
+    gist.get("owner")
+        .and_then(Value::as_object)
+        .and_then(|owner| owner.get("login"))
+        .and_then(Value::as_str)
+}
+
+/// An RFC 3339 time as GitHub writes it (`2024-05-01T12:00:00Z`) in Unix seconds.
+fn unix_seconds(text: &str, target: &str) -> Result<u64, ChannelError> {
+    humantime::parse_rfc3339(text)
+        .ok()
+        .and_then(|time| time.duration_since(UNIX_EPOCH).ok())
+        .map(|duration| duration.as_secs())
+        .ok_or_else(|| {
+            bad_answer(
+                target,
+                format!("expected an RFC 3339 time in updated_at, found {text:?}"),
+            )
+        })
+}
+
+/// The URL of the `rel="next"` link in a `Link` header (RFC 8288), if any.
+fn next_link(header: &str) -> Option<String> {
+    for part in header.split(',') {
+        let mut pieces = part.split(';');
+        let target = pieces.next()?.trim();
+        let Some(url) = target.strip_prefix('<').and_then(|t| t.strip_suffix('>')) else {
+            continue;
+        };
+        let is_next = pieces.any(|param| {
+            let param = param.trim();
+            param
+                .strip_prefix("rel=")
+                .map(|rel| rel.trim_matches('"'))
+                .is_some_and(|rel| rel.split_ascii_whitespace().any(|r| r == "next"))
+        });
+        if is_next {
+            return Some(url.to_string());
+        }
+    }
+    None
+}
+
+/// The origin (scheme, host, port) of a URL, for the same-host rule on pagination.
+fn origin(text: &str) -> Option<(String, String, Option<u16>)> {
+    let url = url::Url::parse(text).ok()?;
+    Some((
+        url.scheme().to_string(),
+        url.host_str()?.to_ascii_lowercase(),
+        url.port_or_known_default(),
+    ))
+}
+
+/// A gist from the list that holds at least one proof file.
+struct Candidate {
+    id: String,
+    list_owner: Option<String>,
+    html_url: String,
+    files: Vec<(String, FileKind)>,
+}
+
+impl GithubChannel {
+    fn request(&self, url: String) -> HttpRequest {
+        HttpRequest::get(url).accept(ACCEPT).credential(CREDENTIAL)
+    }
+
+    /// Reads up to [`MAX_PAGES`] pages of the account's gists and keeps those with proof
+    /// files.
+    async fn list(
+        &self,
+        user: &str,
+        net: &dyn Net,
+        notes: &mut Vec<String>,
+    ) -> Result<Vec<Candidate>, ChannelError> {
+        let first = format!("{}/users/{user}/gists?per_page={PER_PAGE}", self.api);
+        let api_origin = origin(&first);
+        let mut next = Some(first);
+        let mut visited = HashSet::new();
+        let mut seen_ids = HashSet::new();
+        let mut candidates = Vec::new();
+        let mut pages = 0;
+        while let Some(url) = next.take() {
+            if pages == MAX_PAGES {
+                notes.push(format!(
+                    "stopped after {MAX_PAGES} pages of gists; later pages were not read"
+                ));
+                break;
+            }
+            if !visited.insert(url.clone()) {
+                return Err(bad_answer(
+                    &url,
+                    "pagination links loop back to a page already read",
+                ));
+            }
+            let response = net.http_get(self.request(url.clone())).await?;
+            if pages > 0 && response.status == 404 {
+                return Err(bad_answer(&url, "a later page of gists answered 404"));
+            }
+            check_status(&response, &url, user)?;
+            let body = json_body(&response, &url)?;
+            let items = body.as_array().ok_or_else(|| {
+                bad_answer(&url, "expected a JSON array of gists, found another value")
+            })?;
+            pages += 1;
+            for item in items {
+                let gist = item
+                    .as_object()
+                    .ok_or_else(|| bad_answer(&url, "expected a gist object in the list"))?;
+                let id = str_member(gist, "id", &url)?;
+                if !seen_ids.insert(id.to_string()) {
+                    continue;
+                }
+                let files = gist
+                    .get("files")
+                    .and_then(Value::as_object)
+                    .ok_or_else(|| bad_answer(&url, "expected an object member \"files\""))?;
+                let proof_files: Vec<(String, FileKind)> = files
+                    .keys()
+                    .filter_map(|name| proof_file_kind(name).map(|kind| (name.clone(), kind)))
+                    .collect();
+                if proof_files.is_empty() {
+                    continue;
+                }
+                candidates.push(Candidate {
+                    id: id.to_string(),
+                    list_owner: owner_login(gist).map(str::to_string),
+                    html_url: str_member(gist, "html_url", &url)?.to_string(),
+                    files: proof_files,
+                });
+            }
+            if let Some(link) = response.header("link").and_then(next_link) {
+                if origin(&link).is_none() || origin(&link) != api_origin {
+                    return Err(ChannelError::Unreachable(FetchError::new(
+                        FetchErrorKind::Refused,
+                        &link,
+                        format!(
+                            "expected the next page on the API host {}, found another host",
+                            self.api
+                        ),
+                    )));
+                }
+                next = Some(link);
+            }
+        }
+        notes.push(format!(
+            "{pages} page{} of gists read",
+            if pages == 1 { "" } else { "s" }
+        ));
+        Ok(candidates)
+    }
+
+    /// Reads one candidate gist and turns its proof files into found items.
+    async fn read_gist(
+        &self,
+        user: &str,
+        candidate: &Candidate,
+        net: &dyn Net,
+        found: &mut Vec<Found>,
+        notes: &mut Vec<String>,
+    ) -> Result<(), ChannelError> {
+        let location = |name: &str| format!("{}#{}", candidate.html_url, file_anchor(name));
+        let wrong_owner = |owner: Option<&str>, found: &mut Vec<Found>| {
+            let detail = match owner {
+                Some(owner) => format!("gist {} is owned by {owner}, not {user}", candidate.id),
+                None => format!("gist {} has no owner; expected {user}", candidate.id),
+            };
+            for (name, _) in &candidate.files {
+                found.push(Found::Rejected(Rejected {
+                    location: location(name),
+                    reason: RejectReason::WrongPublisher,
+                    detail: detail.clone(),
+                }));
+            }
+        };
+        let is_user = |owner: Option<&str>| owner.is_some_and(|o| o.eq_ignore_ascii_case(user));
+        if !is_user(candidate.list_owner.as_deref()) {
+            wrong_owner(candidate.list_owner.as_deref(), found);
+            return Ok(());
+        }
+        if !candidate.id.bytes().all(|b| b.is_ascii_alphanumeric()) || candidate.id.is_empty() {
+            return Err(bad_answer(
+                &self.api,
+                format!(
+                    "expected a gist id of letters and digits, found {:?}",
+                    candidate.id
+                ),
+            ));
+        }
+        let url = format!("{}/gists/{}", self.api, candidate.id);
+        let response = net.http_get(self.request(url.clone())).await?;
+        if response.status == 404 {
+            notes.push(format!(
+                "gist {} was listed but is gone (404); skipped",
+                candidate.id
+            ));
+            return Ok(());
+        }
+        check_status(&response, &url, user)?;
+        let body = json_body(&response, &url)?;
+        let gist = body
+            .as_object()
+            .ok_or_else(|| bad_answer(&url, "expected a gist object, found another value"))?;
+        if str_member(gist, "id", &url)? != candidate.id {
+            return Err(bad_answer(&url, "the gist answered with another gist's id"));
+        }
+        let owner = owner_login(gist);
+        if !is_user(owner) {
+            wrong_owner(owner, found);
+            return Ok(());
+        }
+        let published_at = unix_seconds(str_member(gist, "updated_at", &url)?, &url)?;
+        let files = gist
+            .get("files")
+            .and_then(Value::as_object)
+            .ok_or_else(|| bad_answer(&url, "expected an object member \"files\""))?;
+        let gist_truncated = gist.get("truncated").and_then(Value::as_bool) == Some(true);
+        for (name, kind) in &candidate.files {
+            let Some(file) = files.get(name).and_then(Value::as_object) else {
+                if gist_truncated {
+                    return Err(ChannelError::Unreachable(FetchError::new(
+                        FetchErrorKind::TooLarge,
+                        &url,
+                        format!("the API truncated the file list of the gist; {name} is not in it"),
+                    )));
+                }
+                notes.push(format!(
+                    "file {name} of gist {} was listed but is gone; skipped",
+                    candidate.id
+                ));
+                continue;
+            };
+            if file.get("truncated").and_then(Value::as_bool) == Some(true) {
+                return Err(ChannelError::Unreachable(FetchError::new(
+                    FetchErrorKind::TooLarge,
+                    &url,
+                    format!(
+                        "the API truncated the content of {name}; it is not read from a raw URL"
+                    ),
+                )));
+            }
+            let content = file.get("content").and_then(Value::as_str).ok_or_else(|| {
+                bad_answer(&url, format!("expected a string content for file {name}"))
+            })?;
+            let texts = match kind {
+                FileKind::Whole => vec![content.to_string()],
+                FileKind::Text => proof_texts(content),
+            };
+            for text in texts {
+                let mut proof = Proof::new(location(name), text);
+                proof.published_at = Some(published_at);
+                found.push(Found::Proof(proof));
+            }
+        }
+        Ok(())
     }
 }
 
@@ -20,10 +430,193 @@ impl Channel for GithubChannel {
     fn id(&self) -> &str {
         "github"
     }
+
     fn normalise(&self, account: &str) -> Result<String, AccountError> {
-        Err(AccountError(format!("{account}: not yet")))
+        Identity::parse(&format!("github:{account}"))
+            .map(|identity| identity.account().to_string())
+            .map_err(|e| AccountError(e.to_string()))
     }
-    async fn lookup(&self, _: &Identity, _: &dyn Net) -> Result<Lookup, ChannelError> {
-        Err(ChannelError::Conflict("not yet".into()))
+
+    async fn lookup(&self, identity: &Identity, net: &dyn Net) -> Result<Lookup, ChannelError> {
+        if identity.scheme() != "github" {
+            return Err(ChannelError::NoSuchAccount(format!(
+                "{identity} is not a github identity"
+            )));
+        }
+        let user = identity.account();
+        let mut lookup = Lookup::default();
+        let candidates = self.list(user, net, &mut lookup.notes).await?;
+        for candidate in &candidates {
+            self.read_gist(user, candidate, net, &mut lookup.found, &mut lookup.notes)
+                .await?;
+        }
+        Ok(lookup)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn proof_file_names() {
+        assert_eq!(proof_file_kind("kez.md"), Some(FileKind::Whole));
+        assert_eq!(proof_file_kind("KEZ.JSON"), Some(FileKind::Whole));
+        assert_eq!(proof_file_kind("Kez.Txt"), Some(FileKind::Text));
+        assert_eq!(proof_file_kind("work.kez.md"), Some(FileKind::Whole));
+        assert_eq!(proof_file_kind("kez.md.txt"), None);
+        assert_eq!(proof_file_kind("notkez.md"), None);
+        assert_eq!(proof_file_kind(".kez.md"), Some(FileKind::Whole));
+        assert_eq!(proof_file_kind("readme.md"), None);
+    }
+
+    #[test]
+    fn anchors_follow_github() {
+        assert_eq!(file_anchor("kez.md"), "file-kez-md");
+        assert_eq!(file_anchor("Work.KEZ.md"), "file-work-kez-md");
+    }
+
+    #[test]
+    fn link_header_next() {
+        let header = "<https://api.github.com/user/1/gists?per_page=100&page=2>; rel=\"next\", \
+                      <https://api.github.com/user/1/gists?per_page=100&page=5>; rel=\"last\"";
+        assert_eq!(
+            next_link(header).as_deref(),
+            Some("https://api.github.com/user/1/gists?per_page=100&page=2")
+        );
+        let last = "<https://api.github.com/user/1/gists?page=1>; rel=\"prev\", \
+                    <https://api.github.com/user/1/gists?page=1>; rel=\"first\"";
+        assert_eq!(next_link(last), None);
+        assert_eq!(next_link("garbage"), None);
+    }
+
+    #[test]
+    fn origins_compare_scheme_host_and_port() {
+        assert_eq!(
+            origin("https://API.github.com/x"),
+            origin("https://api.github.com:443/y")
+        );
+        assert_ne!(
+            origin("http://127.0.0.1:1/x"),
+            origin("http://127.0.0.1:2/x")
+        );
+        assert_eq!(origin("not a url"), None);
+    }
+
+    #[test]
+    fn times_are_unix_seconds() {
+        assert_eq!(unix_seconds("1970-01-01T00:01:40Z", "t").ok(), Some(100));
+        assert!(unix_seconds("yesterday", "t").is_err());
+    }
+
+    /// A fake `Net` whose every listing page answers 200 with an empty array and a `link`
+    /// header built from the page's URL.
+    struct Pages<F: Fn(&str) -> Option<String> + Send + Sync> {
+        next: F,
+        seen: std::sync::Mutex<Vec<String>>,
+    }
+
+    #[async_trait]
+    impl<F: Fn(&str) -> Option<String> + Send + Sync> Net for Pages<F> {
+        async fn http_get(&self, request: HttpRequest) -> Result<HttpResponse, FetchError> {
+            self.seen
+                .lock()
+                .map_err(|_| FetchError::new(FetchErrorKind::Connect, "", "poisoned"))?
+                .push(request.url.clone());
+            let mut headers = vec![("content-type".into(), "application/json".into())];
+            if let Some(next) = (self.next)(&request.url) {
+                headers.push(("link".into(), format!("<{next}>; rel=\"next\"")));
+            }
+            Ok(HttpResponse {
+                url: request.url,
+                status: 200,
+                headers,
+                body: b"[]".to_vec(),
+                received_at: 0,
+            })
+        }
+        async fn dns_txt(&self, name: &str) -> Result<kez_channel::TxtLookup, FetchError> {
+            Err(FetchError::new(
+                FetchErrorKind::Refused,
+                name,
+                "no dns here",
+            ))
+        }
+        async fn nostr_events(
+            &self,
+            _: &kez_channel::NostrQuery,
+        ) -> Result<Vec<String>, FetchError> {
+            Ok(Vec::new())
+        }
+        fn now(&self) -> u64 {
+            0
+        }
+    }
+
+    fn jason() -> Identity {
+        Identity::parse("github:jason").expect("identity")
+    }
+
+    async fn run<F: Fn(&str) -> Option<String> + Send + Sync>(
+        next: F,
+    ) -> (Result<Lookup, ChannelError>, Vec<String>) {
+        let net = Pages {
+            next,
+            seen: std::sync::Mutex::new(Vec::new()),
+        };
+        let channel = GithubChannel::new("https://api.example.test".into());
+        let result = channel.lookup(&jason(), &net).await;
+        let seen = net.seen.lock().map(|s| s.clone()).unwrap_or_default();
+        (result, seen)
+    }
+
+    #[tokio::test]
+    async fn a_next_link_to_another_host_is_not_followed() {
+        let (result, seen) = run(|url| {
+            url.contains("/users/")
+                .then(|| "https://evil.example.test/users/jason/gists?page=2".to_string())
+        })
+        .await;
+        assert!(
+            matches!(&result, Err(ChannelError::Unreachable(e)) if e.kind == FetchErrorKind::Refused),
+            "{result:?}"
+        );
+        assert_eq!(seen.len(), 1, "{seen:?}");
+    }
+
+    #[tokio::test]
+    async fn pagination_stops_after_ten_pages_and_loops_are_caught() {
+        let (result, seen) = run(|url| {
+            let page: usize = url.rsplit('=').next()?.parse().unwrap_or(1);
+            Some(format!(
+                "https://api.example.test/user/1/gists?page={}",
+                page + 1
+            ))
+        })
+        .await;
+        let lookup = result.expect("ten pages read");
+        assert_eq!(seen.len(), MAX_PAGES);
+        assert!(lookup
+            .notes
+            .iter()
+            .any(|n| n.contains("stopped after 10 pages")));
+
+        let (result, seen) =
+            run(|_| Some("https://api.example.test/user/1/gists?page=1".into())).await;
+        assert!(
+            matches!(&result, Err(ChannelError::Unreachable(e)) if e.kind == FetchErrorKind::BadAnswer),
+            "{result:?}"
+        );
+        assert_eq!(seen.len(), 2, "{seen:?}");
+    }
+
+    #[test]
+    fn normalise_follows_identity_rules() {
+        let channel = GithubChannel::new("https://api.github.com/".into());
+        assert_eq!(channel.api_base(), "https://api.github.com");
+        assert_eq!(channel.normalise("@Jason").ok().as_deref(), Some("jason"));
+        assert!(channel.normalise("jаson").is_err()); // Cyrillic а
+        assert!(channel.normalise("-jason").is_err());
+        assert!(channel.normalise("ja--son").is_err());
     }
 }
