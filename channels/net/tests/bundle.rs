@@ -1,5 +1,7 @@
 //! Evidence recording, bundles on disk and offline replay (docs/EVIDENCE.md).
 
+#![allow(clippy::unwrap_used)]
+
 use std::sync::Arc;
 
 use async_trait::async_trait;
