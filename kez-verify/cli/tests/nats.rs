@@ -337,3 +337,237 @@ fn user_issues_creds_for_a_kez_key_and_sigchain_rotation_revokes_it() {
     );
     assert_eq!(again.code, 1, "{}", again.stderr);
 }
+
+/// A Python NATS client (nats-py, from crosstest/nats/setup.sh's venv) connecting with the
+/// nkey seed on stdin; exit 0 when admitted and a publish went through, 1 when refused.
+const PY_CLIENT: &str = r#"
+import asyncio, sys, nats
+async def main(url, seed):
+    try:
+        nc = await nats.connect(url, nkeys_seed_str=seed, connect_timeout=5,
+                                allow_reconnect=False, max_reconnect_attempts=0)
+    except Exception as e:
+        print("refused:", type(e).__name__, e)
+        return 1
+    await nc.publish("app.ok.ping", b"hi")
+    await nc.flush(timeout=5)
+    await nc.close()
+    print("admitted")
+    return 0
+sys.exit(asyncio.run(main(sys.argv[1], sys.stdin.read().strip())))
+"#;
+
+fn py_connect(venv: &Path, url: &str, seed: &str) -> (i32, String) {
+    use std::io::Write as _;
+    let mut child = Command::new(venv.join("bin/python"))
+        .args(["-c", PY_CLIENT, url])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(seed.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        ),
+    )
+}
+
+/// Waits, bounded, for `ready(text)` of a growing file; panics with `what` otherwise.
+fn wait_for_file(path: &Path, what: &str, ready: impl Fn(&str) -> bool) -> String {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let text = std::fs::read_to_string(path).unwrap_or_default();
+        if ready(&text) {
+            return text;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{what} within 10 s:\n{text}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}
+
+/// `nats callout` against nats-server in config mode: a KEZ key whose sigchain is known
+/// and that has a role is admitted, a key in no sigchain is refused, and the service
+/// stops by itself after --max-requests, printing its counts.
+#[test]
+fn callout_admits_a_kez_key_with_a_role_and_refuses_a_stranger() {
+    use kez_core::sigchain::LinkBuilder;
+    use kez_core::{Algorithm, SecretKey};
+    use kez_nats::nkey::{Role, Seed};
+    use std::os::unix::fs::PermissionsExt as _;
+    use std::process::Child;
+
+    struct Kill(Child);
+    impl Drop for Kill {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+
+    let venv = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../.venv-nats")
+        .canonicalize()
+        .expect(".venv-nats is missing: run crosstest/nats/setup.sh");
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let secret = |name: &str, text: &str| {
+        let path = dir.join(name);
+        std::fs::write(&path, text).unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
+        path.display().to_string()
+    };
+
+    let alice = SecretKey::generate(Algorithm::Ed25519);
+    let stranger = SecretKey::generate(Algorithm::Ed25519);
+    std::fs::create_dir(dir.join("chains")).unwrap();
+    let init = LinkBuilder::init(1_700_000_000).sign(&alice, None).unwrap();
+    let mut chain = init.to_jcs().to_vec();
+    chain.push(b'\n');
+    std::fs::write(dir.join("chains/alice.jsonl"), chain).unwrap();
+    std::fs::write(
+        dir.join("roles.toml"),
+        format!(
+            "account = \"APP\"\n[roles.worker]\npub_allow = [\"app.ok.>\"]\n[[members]]\nkey = \"{}\"\nroles = [\"worker\"]\n",
+            alice.public_key()
+        ),
+    )
+    .unwrap();
+    let issuer = Seed::generate(Role::Account).unwrap();
+    let service = Seed::generate(Role::User).unwrap();
+    let issuer_file = secret("issuer.nk", &issuer.to_text());
+    let service_file = secret("service.nk", &service.to_text());
+    std::fs::write(
+        dir.join("server.conf"),
+        format!(
+            "accounts {{\n  AUTH {{ users: [ {{ nkey: \"{s}\" }} ] }}\n  APP {{ }}\n}}\nauthorization {{\n  auth_callout {{\n    issuer: \"{i}\"\n    auth_users: [ \"{s}\" ]\n    account: AUTH\n  }}\n}}\n",
+            s = service.public_key(),
+            i = issuer.public_key()
+        ),
+    )
+    .unwrap();
+
+    // nats-server on loopback, a free port, trace logging (to see the service subscribe).
+    std::fs::create_dir(dir.join("ports")).unwrap();
+    let log = dir.join("server.log");
+    let _server = Kill(
+        Command::new(venv.join("bin/nats-server"))
+            .arg("-c")
+            .arg(dir.join("server.conf"))
+            .args(["-a", "127.0.0.1", "-p", "-1", "-DV", "--ports_file_dir"])
+            .arg(dir.join("ports"))
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&log).unwrap())
+            .spawn()
+            .unwrap(),
+    );
+    // `nats-server_<pid>.ports` appears, then holds `{"nats":["nats://127.0.0.1:N"], …}`.
+    let ports = wait_for_file(&dir.join("ports/x"), "no ports file", |_| {
+        std::fs::read_dir(dir.join("ports"))
+            .ok()
+            .and_then(|mut d| d.next())
+            .and_then(|e| std::fs::read_to_string(e.ok()?.path()).ok())
+            .is_some_and(|t| serde_json::from_str::<Value>(&t).is_ok())
+    });
+    assert!(ports.is_empty());
+    let ports_file = std::fs::read_dir(dir.join("ports"))
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    let ports = std::fs::read_to_string(ports_file).unwrap();
+    let url = serde_json::from_str::<Value>(&ports).unwrap()["nats"][0]
+        .as_str()
+        .unwrap()
+        .to_string();
+
+    let callout_err = dir.join("callout.err");
+    let callout = Kill(
+        Command::new(env!("CARGO_BIN_EXE_kez-verify"))
+            .args([
+                "nats",
+                "callout",
+                "--nats",
+                &url,
+                "--nkey-seed",
+                &service_file,
+            ])
+            .args(["--issuer-seed", &issuer_file, "--chains", "chains"])
+            .args([
+                "--roles",
+                "roles.toml",
+                "--max-requests",
+                "2",
+                "--format",
+                "json",
+            ])
+            .current_dir(dir)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(std::fs::File::create(&callout_err).unwrap())
+            .spawn()
+            .unwrap(),
+    );
+    wait_for_file(&log, "the callout never subscribed", |t| {
+        t.contains("SUB $SYS.REQ.USER.AUTH kez-auth-callout")
+    });
+
+    let alice_seed = Seed::from_kez(&alice).unwrap().to_text();
+    let (code, out) = py_connect(&venv, &url, &alice_seed);
+    assert_eq!(code, 0, "{out}");
+    let stranger_seed = Seed::from_kez(&stranger).unwrap().to_text();
+    let (code, out) = py_connect(&venv, &url, &stranger_seed);
+    assert_eq!(code, 1, "{out}");
+
+    // Two requests answered: the service stops by itself.
+    let mut callout = callout;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let status = loop {
+        if let Some(status) = callout.0.try_wait().unwrap() {
+            break status;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the callout did not stop after --max-requests 2:\n{}",
+            std::fs::read_to_string(&callout_err).unwrap_or_default()
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    };
+    let mut stdout = String::new();
+    std::io::Read::read_to_string(&mut callout.0.stdout.take().unwrap(), &mut stdout).unwrap();
+    let stderr = std::fs::read_to_string(&callout_err).unwrap();
+    assert_eq!(status.code(), Some(0), "{stdout}\n{stderr}");
+    let counts: Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(counts["admitted"], 1, "{stdout}");
+    assert_eq!(counts["refused"], 1, "{stdout}");
+    assert!(
+        stderr.contains(&format!("admitted {} roles [worker]", alice.public_key())),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains(&format!(
+            "refused (unknown): {} is in no known sigchain",
+            stranger.public_key()
+        )),
+        "{stderr}"
+    );
+    // No seed reaches the log.
+    for seed in [issuer.to_text(), service.to_text(), alice_seed] {
+        assert!(!stderr.contains(seed.as_str()) && !stdout.contains(seed.as_str()));
+    }
+}

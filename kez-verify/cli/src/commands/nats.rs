@@ -34,6 +34,62 @@ pub(crate) enum NatsCommand {
     Check(NatsCheckArgs),
     /// Issue a user JWT and .creds file for a KEZ Ed25519 key, signed by an account key.
     User(NatsUserArgs),
+    /// Run an auth callout service: admit clients that connect with their KEZ Ed25519 key
+    /// as user nkey, are in good standing in a sigchain and have a role.
+    ///
+    /// Subscribes to $SYS.REQ.USER.AUTH in the queue group kez-auth-callout (run several
+    /// for more capacity). One line per decision on stderr; a summary on stdout when it
+    /// stops (ctrl-c, SIGTERM, --max-requests). Exit 0 stopped, 2 bad settings or files,
+    /// or the server unreachable.
+    Callout(NatsCalloutArgs),
+}
+
+/// `nats callout`.
+#[derive(Debug, Args)]
+#[command(group(clap::ArgGroup::new("chain_source").required(true).args(["chains", "chain"])))]
+pub(crate) struct NatsCalloutArgs {
+    /// The nats-server URL.
+    #[arg(long, value_name = "URL")]
+    pub(crate) nats: String,
+    /// The service's own credentials (operator mode: a user of the callout account listed
+    /// in its authorization.auth_users).
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["nkey_seed", "user"])]
+    pub(crate) creds: Option<PathBuf>,
+    /// The service's own user nkey seed (config mode: an nkey user in auth_users).
+    #[arg(long, value_name = "FILE", conflicts_with = "user")]
+    pub(crate) nkey_seed: Option<PathBuf>,
+    /// The service's own user name (with --password-file).
+    #[arg(long, requires = "password_file")]
+    pub(crate) user: Option<String>,
+    /// A file holding the service's password.
+    #[arg(long, value_name = "FILE", requires = "user")]
+    pub(crate) password_file: Option<PathBuf>,
+    /// The account seed that signs responses and user JWTs: the auth_callout issuer
+    /// (config mode) or the callout account (operator mode). A bare seed or nsc .nk file.
+    #[arg(long, value_name = "FILE")]
+    pub(crate) issuer_seed: PathBuf,
+    /// Operator mode with a signing key as --issuer-seed: the account (A…) it signs for.
+    #[arg(long, value_name = "ACCOUNT")]
+    pub(crate) issuer_account: Option<String>,
+    /// The curve seed (SX…) whose public key is the callout's xkey: opens encrypted
+    /// requests and encrypts the responses.
+    #[arg(long, value_name = "FILE")]
+    pub(crate) xkey_seed: Option<PathBuf>,
+    /// A directory of KEZ sigchains (every *.jsonl file).
+    #[arg(long, value_name = "DIR")]
+    pub(crate) chains: Option<PathBuf>,
+    /// One KEZ sigchain file.
+    #[arg(long, value_name = "FILE")]
+    pub(crate) chain: Option<PathBuf>,
+    /// The role mapping (TOML; schema in docs/NATS.md).
+    #[arg(long, value_name = "FILE")]
+    pub(crate) roles: PathBuf,
+    /// The queue group to join.
+    #[arg(long, value_name = "NAME", default_value = kez_nats::callout::QUEUE_GROUP)]
+    pub(crate) queue: String,
+    /// Stop after this many requests.
+    #[arg(long, value_name = "N")]
+    pub(crate) max_requests: Option<u64>,
 }
 
 /// `nats generate`.
@@ -106,6 +162,7 @@ pub(crate) fn run(ui: &Ui, command: NatsCommand) -> CliResult {
         NatsCommand::Generate(args) => run_generate(ui, &args),
         NatsCommand::Check(args) => run_check(ui, &args),
         NatsCommand::User(args) => run_user(ui, &args),
+        NatsCommand::Callout(args) => run_callout(ui, &args),
     }
 }
 
@@ -375,5 +432,110 @@ fn run_user(ui: &Ui, args: &NatsUserArgs) -> CliResult {
     };
     output::stdout(text.as_bytes())?;
     output::stderr_line(&format!("wrote {} (mode 0600)", args.out.display()));
+    Ok(Status::Ok)
+}
+
+/// A secret file's text (a seed or password), zeroized on drop; warns when others may
+/// read it.
+fn read_secret(path: &Path) -> Result<zeroize::Zeroizing<String>, CliError> {
+    let bytes = zeroize::Zeroizing::new(input::read(path, 64 * 1024)?);
+    if input::mode(path).is_some_and(|m| m & 0o077 != 0) {
+        output::warn(&format!(
+            "{} is readable by group or others; run `chmod 600 {}`",
+            path.display(),
+            path.display()
+        ));
+    }
+    Ok(zeroize::Zeroizing::new(
+        String::from_utf8_lossy(&bytes).into_owned(),
+    ))
+}
+
+#[derive(Serialize)]
+struct CalloutOut {
+    requests: u64,
+    admitted: u64,
+    refused: u64,
+    dropped: u64,
+    sealed: u64,
+}
+
+fn run_callout(ui: &Ui, args: &NatsCalloutArgs) -> CliResult {
+    use kez_nats::callout::chains::ChainSource;
+    use kez_nats::callout::roles::Roles;
+    use kez_nats::callout::service::{self, ClientAuth, ServeOptions, ServiceError};
+    use kez_nats::callout::{Authorizer, XKeySeed};
+
+    let seed_text = read_secret(&args.issuer_seed)?;
+    let issuer = nkey::seed_from_decorated(&seed_text)
+        .map_err(|e| CliError::Malformed(format!("{}: {e}", args.issuer_seed.display())))?;
+    let roles_text = String::from_utf8(input::read(&args.roles, input::MAX_INPUT)?)
+        .map_err(|_| CliError::Malformed(format!("{}: not UTF-8", args.roles.display())))?;
+    let roles = Roles::parse(&roles_text)
+        .map_err(|e| CliError::Malformed(format!("{}: {e}", args.roles.display())))?;
+    let mut authorizer = Authorizer::new(issuer, roles);
+    if let Some(account) = &args.issuer_account {
+        let account = PublicNkey::parse(account)
+            .map_err(|e| CliError::Usage(format!("--issuer-account: {e}")))?;
+        authorizer = authorizer.issuer_account(account);
+    }
+    if let Some(path) = &args.xkey_seed {
+        let xkey = XKeySeed::parse(&read_secret(path)?)
+            .map_err(|e| CliError::Malformed(format!("{}: {e}", path.display())))?;
+        authorizer = authorizer.xkey(xkey);
+    }
+    authorizer
+        .validate()
+        .map_err(|e| CliError::Usage(e.to_string()))?;
+    let chains = match (&args.chains, &args.chain) {
+        (Some(dir), _) => ChainSource::directory(dir),
+        (None, Some(file)) => ChainSource::file(file),
+        (None, None) => return Err(CliError::Usage("give --chains DIR or --chain FILE".into())),
+    };
+    let auth = if let Some(path) = &args.creds {
+        ClientAuth::Creds(path.clone())
+    } else if let Some(path) = &args.nkey_seed {
+        let text = read_secret(path)?;
+        let seed = nkey::seed_from_decorated(&text)
+            .map_err(|e| CliError::Malformed(format!("{}: {e}", path.display())))?;
+        ClientAuth::NkeySeed(seed.to_text())
+    } else if let (Some(user), Some(path)) = (&args.user, &args.password_file) {
+        let text = read_secret(path)?;
+        ClientAuth::UserPassword {
+            user: user.clone(),
+            password: zeroize::Zeroizing::new(text.trim_end_matches(['\r', '\n']).to_string()),
+        }
+    } else {
+        ClientAuth::None
+    };
+    let mut options = ServeOptions::default();
+    options.max_requests = args.max_requests;
+    options.queue_group = args.queue.clone();
+    output::stderr_line(&format!(
+        "auth callout: issuer {}, queue group {}, on {}",
+        authorizer.issuer_key(),
+        options.queue_group,
+        args.nats
+    ));
+    let stats = service::run(&args.nats, &auth, &authorizer, &chains, &options, |d| {
+        output::stderr_line(&d.to_string());
+    })
+    .map_err(|e: ServiceError| CliError::Io(e.to_string()))?;
+    let out = CalloutOut {
+        requests: stats.requests,
+        admitted: stats.admitted,
+        refused: stats.refused,
+        dropped: stats.dropped,
+        sealed: stats.sealed,
+    };
+    let text = if ui.json() {
+        output::to_json(&out)?
+    } else {
+        format!(
+            "{} requests: {} admitted, {} refused, {} dropped\n",
+            out.requests, out.admitted, out.refused, out.dropped
+        )
+    };
+    output::stdout(text.as_bytes())?;
     Ok(Status::Ok)
 }

@@ -5,7 +5,9 @@
 //! members are [`GenericFields`] (`tags`, `type`, `version`). The `nats` objects are
 //! [`Operator`] (`v2/operator_claims.go`), [`Account`] (`v2/account_claims.go`,
 //! `v2/imports.go`, `v2/exports.go`, `v2/signingkeys.go`, `v2/revocation_list.go`) and
-//! [`User`] (`v2/user_claims.go`, `v2/types.go`).
+//! [`User`] (`v2/user_claims.go`, `v2/types.go`). Auth callout requests and responses
+//! ([`AuthorizationRequestClaims`], [`AuthorizationResponseClaims`],
+//! `v2/authorization_claims.go`) share the layout.
 //!
 //! Members are omitted when empty exactly where Go's `omitempty` omits them: zero
 //! numbers, `false`, empty strings, lists and maps, but never structs — which is why
@@ -13,6 +15,7 @@
 //! Go does; [`crate::check`] reports them.
 
 mod account;
+mod authorization;
 mod exports;
 mod operator;
 mod permissions;
@@ -21,6 +24,11 @@ mod user;
 pub use account::{
     Account, AccountClaims, AccountLimits, ExternalAuthorization, JetStreamLimits, MsgTrace,
     OperatorLimits, SigningKey, UserScope, WeightedMapping, USER_SCOPE_KIND,
+};
+pub use authorization::{
+    AuthorizationRequest, AuthorizationRequestClaims, AuthorizationResponse,
+    AuthorizationResponseClaims, ClientInformation, ClientTls, ConnectOptions, ServerId,
+    AUTHORIZATION_REQUEST_AUDIENCE, AUTHORIZATION_REQUEST_TYPE, AUTHORIZATION_RESPONSE_TYPE,
 };
 pub use exports::{Export, ExportType, Import, ServiceLatency};
 pub use operator::{Operator, OperatorClaims};
