@@ -30,7 +30,7 @@ pub use channel::{
     AccountError, Channel, ChannelError, Found, Lookup, Proof, RejectReason, Rejected,
 };
 pub use net::{
-    FetchError, FetchErrorKind, HttpRequest, HttpResponse, Net, NostrQuery, Redirects,
-    TxtLookup, TxtRecord,
+    FetchError, FetchErrorKind, HttpRequest, HttpResponse, Net, NostrQuery, Redirects, TxtLookup,
+    TxtRecord,
 };
 pub use registry::{DuplicateChannel, Registry};

@@ -104,12 +104,16 @@ mod tests {
 
     #[test]
     fn refuses_a_second_channel_under_a_taken_name() {
-        let mut registry = Registry::new().with(Arc::new(Named("ap", &["mastodon"]))).unwrap();
+        let mut registry = Registry::new()
+            .with(Arc::new(Named("ap", &["mastodon"])))
+            .unwrap();
         let err = registry
             .register(Arc::new(Named("mastodon", &[])))
             .unwrap_err();
         assert_eq!(err, DuplicateChannel("mastodon".into()));
-        let err = registry.register(Arc::new(Named("x", &["ap"]))).unwrap_err();
+        let err = registry
+            .register(Arc::new(Named("x", &["ap"])))
+            .unwrap_err();
         assert_eq!(err, DuplicateChannel("ap".into()));
         assert_eq!(registry.ids(), ["ap"]);
     }

@@ -14,8 +14,13 @@
 //! ```
 //!
 //! Each case starts a fresh peer through the factory, so cases do not see each other's posts.
+//!
+//! Out-of-process plugins also run [`plugin_kit`]: protocol-level cases against the plugin
+//! executable, with scripted I/O from a case file (the binary `kez-channel-conformance`).
 
 use std::sync::Arc;
+
+pub mod plugin_kit;
 
 use async_trait::async_trait;
 use kez_channel::{Channel, ChannelError, Found, Net};
@@ -89,15 +94,22 @@ where
 
 type CaseFn = fn(
     Box<dyn Peer>,
-) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), Failed>> + Send>>;
+)
+    -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), Failed>> + Send>>;
 
 const CASES: &[(&str, CaseFn)] = &[
     ("names_are_lowercase_and_distinct", |p| Box::pin(names(p))),
     ("normalises_accounts", |p| Box::pin(normalises(p))),
-    ("rejects_bad_accounts", |p| Box::pin(rejects_bad_accounts(p))),
+    ("rejects_bad_accounts", |p| {
+        Box::pin(rejects_bad_accounts(p))
+    }),
     ("finds_a_published_proof", |p| Box::pin(finds_published(p))),
-    ("nothing_published_is_empty", |p| Box::pin(nothing_published(p))),
-    ("ignores_another_accounts_proof", |p| Box::pin(ignores_foreign(p))),
+    ("nothing_published_is_empty", |p| {
+        Box::pin(nothing_published(p))
+    }),
+    ("ignores_another_accounts_proof", |p| {
+        Box::pin(ignores_foreign(p))
+    }),
     ("unreachable_is_an_error", |p| Box::pin(unreachable(p))),
 ];
 
@@ -142,7 +154,9 @@ async fn normalises(peer: Box<dyn Peer>) -> Result<(), Failed> {
             .normalise(&canonical)
             .map_err(|e| fail(format!("canonical {canonical:?} rejected: {e}")))?;
         if again != canonical {
-            return Err(fail(format!("normalise is not idempotent on {canonical:?}")));
+            return Err(fail(format!(
+                "normalise is not idempotent on {canonical:?}"
+            )));
         }
     }
     Ok(())
