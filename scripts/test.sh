@@ -21,6 +21,9 @@ bash crosstest/setup.sh
 step "setup: nats-server, nats-py and Python nkeys in .venv-nats (crosstest/nats/setup.sh)"
 bash crosstest/nats/setup.sh
 
+step "setup: real peers for the channel tests: knot, Fedify, an ATProto PDS (channels/peers/setup.sh)"
+bash channels/peers/setup.sh
+
 step "format"
 cargo fmt --all -- --check
 
@@ -30,7 +33,7 @@ cargo clippy --workspace --all-targets --locked -- -D warnings
 step "docs"
 RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --locked
 
-step "tests (unit, vectors, fixtures, SPEC coverage, CLI, adapters, interop matrix)"
+step "tests (unit, vectors, fixtures, SPEC coverage, CLI, adapters, interop matrix, channels against real peers)"
 # The interop matrix drives target/debug/kez-verify as the Rust adapter.
 cargo build -p kez-verify --locked
 cargo test --workspace --locked --no-run
