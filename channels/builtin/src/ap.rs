@@ -550,6 +550,7 @@ impl Channel for ApChannel {
 
 #[cfg(test)]
 mod tests {
+    use kez_channel::Redirects;
     use serde_json::json;
 
     use super::*;
@@ -628,6 +629,373 @@ mod tests {
             json_object(&response(200, "{\"id\":\"x\"}"), "actor"),
             Ok(Some(_))
         ));
+    }
+
+    /// A scripted `Net`: each URL answers (status, body); anything else is a connection
+    /// error. Records every request.
+    #[derive(Default)]
+    struct Script {
+        answers: std::collections::HashMap<String, (u16, String)>,
+        seen: std::sync::Mutex<Vec<HttpRequest>>,
+    }
+
+    const ACTOR: &str = "https://social.example/users/alice";
+    const OUTBOX: &str = "https://social.example/users/alice/outbox";
+
+    impl Script {
+        fn answer(mut self, url: &str, status: u16, body: impl Into<String>) -> Self {
+            self.answers.insert(url.to_string(), (status, body.into()));
+            self
+        }
+
+        fn json(self, url: &str, body: &Value) -> Self {
+            self.answer(url, 200, body.to_string())
+        }
+
+        fn seen(&self) -> Vec<HttpRequest> {
+            self.seen.lock().map(|s| s.clone()).unwrap_or_default()
+        }
+
+        async fn lookup(&self) -> Result<Lookup, ChannelError> {
+            let alice = Identity::parse("ap:alice@social.example").expect("identity");
+            ApChannel::new().lookup(&alice, self).await
+        }
+    }
+
+    #[async_trait]
+    impl Net for Script {
+        async fn http_get(&self, request: HttpRequest) -> Result<HttpResponse, FetchError> {
+            if let Ok(mut seen) = self.seen.lock() {
+                seen.push(request.clone());
+            }
+            match self.answers.get(&request.url) {
+                Some((status, body)) => Ok(HttpResponse {
+                    url: request.url,
+                    status: *status,
+                    headers: vec![],
+                    body: body.clone().into_bytes(),
+                    received_at: 0,
+                }),
+                None => Err(FetchError::new(
+                    FetchErrorKind::Connect,
+                    request.url,
+                    "connection refused",
+                )),
+            }
+        }
+        async fn dns_txt(&self, name: &str) -> Result<kez_channel::TxtLookup, FetchError> {
+            Err(FetchError::new(
+                FetchErrorKind::Refused,
+                name,
+                "no dns here",
+            ))
+        }
+        async fn nostr_events(
+            &self,
+            _: &kez_channel::NostrQuery,
+        ) -> Result<Vec<String>, FetchError> {
+            Ok(Vec::new())
+        }
+        fn now(&self) -> u64 {
+            0
+        }
+    }
+
+    fn finger() -> Value {
+        json!({"subject": "acct:alice@social.example", "links": [
+            {"rel": "self", "type": ACCEPT_ACTIVITY, "href": ACTOR},
+        ]})
+    }
+
+    fn actor(outbox: Option<&str>) -> Value {
+        let mut actor = json!({"id": ACTOR, "type": "Person", "summary": "<p>kez:z1:summary</p>"});
+        if let Some(outbox) = outbox {
+            actor["outbox"] = Value::from(outbox);
+        }
+        actor
+    }
+
+    /// A `Create` of a note by alice holding `content`.
+    fn create(n: usize, content: &str) -> Value {
+        json!({
+            "type": "Create",
+            "actor": ACTOR,
+            "object": {
+                "id": format!("{ACTOR}/notes/{n}"),
+                "type": "Note",
+                "attributedTo": ACTOR,
+                "content": content,
+                "published": "2026-01-01T00:00:00Z",
+            },
+        })
+    }
+
+    fn outbox_with(items: Vec<Value>) -> Value {
+        json!({"id": OUTBOX, "type": "OrderedCollection", "orderedItems": items})
+    }
+
+    /// alice's WebFinger answer and actor, with an outbox at OUTBOX.
+    fn alice() -> Script {
+        Script::default()
+            .json(&webfinger_url("alice", "social.example"), &finger())
+            .json(ACTOR, &actor(Some(OUTBOX)))
+    }
+
+    fn unreachable_kind(result: Result<Lookup, ChannelError>) -> FetchErrorKind {
+        match result {
+            Err(ChannelError::Unreachable(e)) => e.kind,
+            other => panic!("expected unreachable, got {other:?}"),
+        }
+    }
+
+    #[tokio::test]
+    async fn every_request_is_a_same_host_get_with_the_right_accept() {
+        let page = format!("{OUTBOX}?page=1");
+        let net = alice()
+            .json(
+                OUTBOX,
+                &json!({"id": OUTBOX, "type": "OrderedCollection", "first": page}),
+            )
+            .json(
+                &page,
+                &json!({"type": "OrderedCollectionPage", "orderedItems": [create(1, "<p>kez:z1:note</p>")]}),
+            );
+        let lookup = net.lookup().await.expect("lookup");
+        assert_eq!(lookup.proofs().count(), 2, "{:?}", lookup.found);
+        let seen: Vec<(String, Option<String>, Redirects, Option<String>)> = net
+            .seen()
+            .into_iter()
+            .map(|r| (r.url, r.accept, r.redirects, r.credential))
+            .collect();
+        let activity = Some(ACCEPT_ACTIVITY.to_string());
+        assert_eq!(
+            seen,
+            [
+                (
+                    webfinger_url("alice", "social.example"),
+                    Some(ACCEPT_JRD.to_string()),
+                    Redirects::SameHost,
+                    None
+                ),
+                (
+                    ACTOR.to_string(),
+                    activity.clone(),
+                    Redirects::SameHost,
+                    None
+                ),
+                (
+                    OUTBOX.to_string(),
+                    activity.clone(),
+                    Redirects::SameHost,
+                    None
+                ),
+                (page, activity, Redirects::SameHost, None),
+            ]
+        );
+    }
+
+    #[tokio::test]
+    async fn no_self_link_or_a_missing_actor_is_no_such_account() {
+        let finger_url = webfinger_url("alice", "social.example");
+        let no_link = json!({"links": [
+            {"rel": "http://webfinger.net/rel/profile-page", "type": "text/html", "href": ACTOR},
+            {"rel": "self", "type": "text/html", "href": ACTOR},
+        ]});
+        let cases = [
+            Script::default().json(&finger_url, &no_link),
+            Script::default().json(
+                &finger_url,
+                &json!({"subject": "acct:alice@social.example"}),
+            ),
+            Script::default().answer(&finger_url, 404, ""),
+            Script::default().answer(&finger_url, 410, ""),
+            Script::default()
+                .json(&finger_url, &finger())
+                .answer(ACTOR, 404, ""),
+            Script::default()
+                .json(&finger_url, &finger())
+                .answer(ACTOR, 410, ""),
+        ];
+        for (n, net) in cases.iter().enumerate() {
+            assert!(
+                matches!(net.lookup().await, Err(ChannelError::NoSuchAccount(_))),
+                "case {n}"
+            );
+        }
+    }
+
+    #[tokio::test]
+    async fn the_outbox_is_read_up_to_one_hundred_items_with_a_note() {
+        let mut items: Vec<Value> = (1..=120)
+            .map(|n| create(n, &format!("<p>kez:z1:n{n}</p>")))
+            .collect();
+        // A bare Article (not in an activity) is read too.
+        items[0] = json!({
+            "id": format!("{ACTOR}/articles/1"),
+            "type": "Article",
+            "attributedTo": ACTOR,
+            "contentMap": {"en": "<p>kez:z1:article</p>"},
+        });
+        let net = alice().json(OUTBOX, &outbox_with(items));
+        let lookup = net.lookup().await.expect("lookup");
+        let contents: Vec<&str> = lookup.proofs().map(|p| p.content.as_str()).collect();
+        assert_eq!(contents.len(), 1 + MAX_ITEMS, "summary + 100 items");
+        assert_eq!(contents[1], "kez:z1:article");
+        assert_eq!(contents[MAX_ITEMS], "kez:z1:n100");
+        assert!(
+            lookup
+                .notes
+                .iter()
+                .any(|n| n.contains("100 item(s) read; stopped at the limit")),
+            "{:?}",
+            lookup.notes
+        );
+
+        // An outbox on another host is not read.
+        let net = Script::default()
+            .json(&webfinger_url("alice", "social.example"), &finger())
+            .json(ACTOR, &actor(Some("https://elsewhere.example/outbox")));
+        let lookup = net.lookup().await.expect("lookup");
+        assert_eq!(lookup.proofs().count(), 1);
+        assert_eq!(net.seen().len(), 2);
+        assert!(
+            lookup
+                .notes
+                .iter()
+                .any(|n| n.contains("not on social.example")),
+            "{:?}",
+            lookup.notes
+        );
+    }
+
+    #[tokio::test]
+    async fn a_note_counts_only_if_attributed_to_the_actor_alone() {
+        let other = "https://social.example/users/bob";
+        let note = |n: usize, attributed: Option<Value>| {
+            let mut note = json!({
+                "id": format!("{ACTOR}/notes/{n}"),
+                "type": "Note",
+                "content": format!("<p>kez:z1:n{n}</p>"),
+            });
+            if let Some(attributed) = attributed {
+                note["attributedTo"] = attributed;
+            }
+            note
+        };
+        let items = vec![
+            note(1, None),
+            note(2, Some(json!([]))),
+            note(3, Some(json!([ACTOR, other]))),
+            json!({"type": "Create", "actor": [ACTOR, other], "object": note(4, Some(json!(ACTOR)))}),
+            json!({"type": "Create", "actor": [], "object": note(5, Some(json!(ACTOR)))}),
+            note(6, Some(json!({"id": ACTOR, "type": "Person"}))),
+            json!({"type": "Create", "actor": {"id": ACTOR}, "object": note(7, Some(json!([ACTOR])))}),
+        ];
+        let net = alice().json(OUTBOX, &outbox_with(items));
+        let lookup = net.lookup().await.expect("lookup");
+        let proofs: Vec<&str> = lookup.proofs().map(|p| p.content.as_str()).collect();
+        assert_eq!(proofs, ["kez:z1:summary", "kez:z1:n6", "kez:z1:n7"]);
+        let rejected: Vec<(String, RejectReason)> = lookup
+            .rejected()
+            .map(|r| (r.location.clone(), r.reason))
+            .collect();
+        let expected: Vec<(String, RejectReason)> = (1..=5)
+            .map(|n| (format!("{ACTOR}/notes/{n}"), RejectReason::WrongPublisher))
+            .collect();
+        assert_eq!(rejected, expected);
+        assert!(lookup.rejected().all(|r| r.detail.contains(ACTOR)));
+    }
+
+    #[tokio::test]
+    async fn a_note_without_a_valid_published_time_has_none() {
+        let mut undated = create(2, "<p>kez:z1:undated</p>");
+        undated["object"]["published"] = Value::from("yesterday");
+        let mut missing = create(3, "<p>kez:z1:missing</p>");
+        if let Some(object) = missing["object"].as_object_mut() {
+            object.remove("published");
+        }
+        let items = vec![create(1, "<p>kez:z1:dated</p>"), undated, missing];
+        let net = alice().json(OUTBOX, &outbox_with(items));
+        let lookup = net.lookup().await.expect("lookup");
+        let proofs: Vec<(&str, &str, Option<u64>)> = lookup
+            .proofs()
+            .map(|p| (p.location.as_str(), p.content.as_str(), p.published_at))
+            .collect();
+        let summary = format!("{ACTOR}#summary");
+        let (n1, n2, n3) = (
+            format!("{ACTOR}/notes/1"),
+            format!("{ACTOR}/notes/2"),
+            format!("{ACTOR}/notes/3"),
+        );
+        assert_eq!(
+            proofs,
+            [
+                (summary.as_str(), "kez:z1:summary", None),
+                (n1.as_str(), "kez:z1:dated", Some(1_767_225_600)),
+                (n2.as_str(), "kez:z1:undated", None),
+                (n3.as_str(), "kez:z1:missing", None),
+            ]
+        );
+    }
+
+    #[tokio::test]
+    async fn server_answers_decide_reachability_and_a_missing_outbox_only_ends_it() {
+        // 404 for the outbox, or for a page of it: the profile's proofs stand, with a note.
+        let page = format!("{OUTBOX}?page=1");
+        for net in [
+            alice().answer(OUTBOX, 404, ""),
+            alice()
+                .json(OUTBOX, &json!({"id": OUTBOX, "first": page}))
+                .answer(&page, 404, ""),
+        ] {
+            let lookup = net.lookup().await.expect("lookup");
+            let contents: Vec<&str> = lookup.proofs().map(|p| p.content.as_str()).collect();
+            assert_eq!(contents, ["kez:z1:summary"]);
+            assert!(
+                lookup.notes.iter().any(|n| n.contains("answered 404")),
+                "{:?}",
+                lookup.notes
+            );
+        }
+        // Anything else not 2xx, and a 2xx that is not a JSON object, anywhere: unreachable.
+        let finger_url = webfinger_url("alice", "social.example");
+        let cases = [
+            (
+                Script::default().answer(&finger_url, 429, ""),
+                FetchErrorKind::RateLimited,
+            ),
+            (
+                Script::default().answer(&finger_url, 403, ""),
+                FetchErrorKind::BadAnswer,
+            ),
+            (
+                Script::default().answer(&finger_url, 200, "<html></html>"),
+                FetchErrorKind::BadAnswer,
+            ),
+            (
+                Script::default()
+                    .json(&finger_url, &finger())
+                    .answer(ACTOR, 502, ""),
+                FetchErrorKind::ServerError,
+            ),
+            (
+                Script::default()
+                    .json(&finger_url, &finger())
+                    .answer(ACTOR, 200, "[]"),
+                FetchErrorKind::BadAnswer,
+            ),
+            (alice().answer(OUTBOX, 500, ""), FetchErrorKind::ServerError),
+            (alice().answer(OUTBOX, 401, ""), FetchErrorKind::BadAnswer),
+            (
+                alice()
+                    .json(OUTBOX, &json!({"id": OUTBOX, "first": page}))
+                    .answer(&page, 200, "\"a string\""),
+                FetchErrorKind::BadAnswer,
+            ),
+        ];
+        for (n, (net, kind)) in cases.iter().enumerate() {
+            assert_eq!(unreachable_kind(net.lookup().await), *kind, "case {n}");
+        }
     }
 
     #[test]

@@ -122,6 +122,11 @@ async fn handle_by_https(handle: &str, net: &dyn Net) -> Result<HandleAnswer, Ch
     {
         Ok(response) => response,
         Err(e) if e.kind == FetchErrorKind::NotRecorded => return Err(ChannelError::from(e)),
+        // A redirect the host may not follow (another host or scheme, too many) names no DID
+        // (SPEC.md §11.6-4); only a transport failure makes this way fail.
+        Err(e) if e.kind == FetchErrorKind::Refused => {
+            return Ok(HandleAnswer::Absent(format!("{url}: refused ({e})")))
+        }
         Err(e) => return Ok(HandleAnswer::Failed(e)),
     };
     if response.status >= 500 || response.status == 429 {

@@ -290,6 +290,81 @@ mod tests {
         ));
     }
 
+    #[tokio::test]
+    async fn numbers_only_proofs_in_canonical_order_whatever_the_answer_order() {
+        // Wire RDATA order: "\x01a" (noise), "\x09kez:z1:bb", "\x0akez:z1:aaa", "\x0bv=spf1 -all".
+        let records = vec![
+            record(&[b"v=spf1 -all"], 60),
+            record(&[b"kez:z1:aaa"], 60),
+            record(&[b"a"], 60),
+            record(&[b"kez:z1:bb"], 60),
+        ];
+        let mut answers = Vec::new();
+        for rotation in 0..records.len() {
+            let mut shuffled = records.clone();
+            shuffled.rotate_left(rotation);
+            if rotation % 2 == 1 {
+                shuffled.reverse();
+            }
+            let net = FakeNet::new(Ok(TxtLookup::Records {
+                records: shuffled,
+                dnssec: None,
+            }));
+            let lookup = match run(&net, "dns:example.com").await {
+                Ok(lookup) => lookup,
+                Err(e) => panic!("{e}"),
+            };
+            let proofs: Vec<(String, String)> = lookup
+                .proofs()
+                .map(|p| (p.location.clone(), p.content.clone()))
+                .collect();
+            answers.push(proofs);
+        }
+        let expected = vec![
+            (
+                "dns:_kez.example.com#1".to_string(),
+                "\"kez:z1:bb\"".to_string(),
+            ),
+            (
+                "dns:_kez.example.com#2".to_string(),
+                "\"kez:z1:aaa\"".to_string(),
+            ),
+        ];
+        for proofs in answers {
+            assert_eq!(proofs, expected);
+        }
+    }
+
+    #[tokio::test]
+    async fn dnssec_status_is_reported_and_never_assumed() {
+        for (dnssec, note) in [
+            (Some(true), "dnssec: secure"),
+            (Some(false), "dnssec: insecure"),
+            (None, "dnssec: not reported"),
+        ] {
+            let net = FakeNet::new(Ok(TxtLookup::Records {
+                records: vec![record(&[b"kez:z1:x"], 42)],
+                dnssec,
+            }));
+            let lookup = match run(&net, "dns:example.com").await {
+                Ok(lookup) => lookup,
+                Err(e) => panic!("{e}"),
+            };
+            let dnssec_notes: Vec<&String> = lookup
+                .notes
+                .iter()
+                .filter(|n| n.contains("dnssec:"))
+                .collect();
+            assert_eq!(dnssec_notes.len(), 1, "{:?}", lookup.notes);
+            assert!(dnssec_notes[0].ends_with(note), "{:?}", lookup.notes);
+            assert!(
+                lookup.notes.iter().any(|n| n.contains("ttl 42 s")),
+                "{:?}",
+                lookup.notes
+            );
+        }
+    }
+
     #[test]
     fn normalise_agrees_with_identity_parse() {
         let channel = DnsChannel::new();

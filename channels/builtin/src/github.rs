@@ -610,6 +610,407 @@ mod tests {
         assert_eq!(seen.len(), 2, "{seen:?}");
     }
 
+    /// A scripted answer: status, headers, body.
+    type Answer = (u16, Vec<(String, String)>, String);
+
+    /// Headers to answer with.
+    type Headers<'a> = &'a [(&'a str, &'a str)];
+
+    /// A fake `Net` answering each URL from a script (status, headers, body); anything
+    /// else is a 404. Records every request.
+    struct Script {
+        answers: std::collections::HashMap<String, Answer>,
+        seen: std::sync::Mutex<Vec<HttpRequest>>,
+    }
+
+    const API: &str = "https://api.example.test";
+    const LIST: &str = "https://api.example.test/users/jason/gists?per_page=100";
+
+    impl Script {
+        fn new() -> Self {
+            Self {
+                answers: std::collections::HashMap::new(),
+                seen: std::sync::Mutex::new(Vec::new()),
+            }
+        }
+
+        fn answer(mut self, url: &str, status: u16, body: impl Into<String>) -> Self {
+            self.answers
+                .insert(url.to_string(), (status, Vec::new(), body.into()));
+            self
+        }
+
+        fn answer_with(
+            mut self,
+            url: &str,
+            status: u16,
+            headers: &[(&str, &str)],
+            body: impl Into<String>,
+        ) -> Self {
+            let headers = headers
+                .iter()
+                .map(|(n, v)| (n.to_string(), v.to_string()))
+                .collect();
+            self.answers
+                .insert(url.to_string(), (status, headers, body.into()));
+            self
+        }
+
+        fn urls(&self) -> Vec<String> {
+            self.seen
+                .lock()
+                .map(|s| s.iter().map(|r| r.url.clone()).collect())
+                .unwrap_or_default()
+        }
+
+        async fn lookup(&self) -> Result<Lookup, ChannelError> {
+            GithubChannel::new(API.into()).lookup(&jason(), self).await
+        }
+    }
+
+    #[async_trait]
+    impl Net for Script {
+        async fn http_get(&self, request: HttpRequest) -> Result<HttpResponse, FetchError> {
+            if let Ok(mut seen) = self.seen.lock() {
+                seen.push(request.clone());
+            }
+            let (status, headers, body) = self.answers.get(&request.url).cloned().unwrap_or((
+                404,
+                Vec::new(),
+                "{\"message\":\"Not Found\"}".into(),
+            ));
+            Ok(HttpResponse {
+                url: request.url,
+                status,
+                headers,
+                body: body.into_bytes(),
+                received_at: 0,
+            })
+        }
+        async fn dns_txt(&self, name: &str) -> Result<kez_channel::TxtLookup, FetchError> {
+            Err(FetchError::new(
+                FetchErrorKind::Refused,
+                name,
+                "no dns here",
+            ))
+        }
+        async fn nostr_events(
+            &self,
+            _: &kez_channel::NostrQuery,
+        ) -> Result<Vec<String>, FetchError> {
+            Ok(Vec::new())
+        }
+        fn now(&self) -> u64 {
+            0
+        }
+    }
+
+    fn gist_url(id: &str) -> String {
+        format!("{API}/gists/{id}")
+    }
+
+    /// A gist as the list shows it, with these file names.
+    fn listed(id: &str, owner: Option<&str>, files: &[&str]) -> Value {
+        let files: Map<String, Value> = files
+            .iter()
+            .map(|name| (name.to_string(), serde_json::json!({"filename": name})))
+            .collect();
+        serde_json::json!({
+            "id": id,
+            "owner": owner.map(|login| serde_json::json!({"login": login})),
+            "html_url": format!("https://gist.github.com/{id}"),
+            "files": files,
+        })
+    }
+
+    /// A gist as `GET /gists/<id>` answers, with these files (name, content).
+    fn gist(id: &str, owner: Option<&str>, files: &[(&str, &str)]) -> Value {
+        let files: Map<String, Value> = files
+            .iter()
+            .map(|(name, content)| {
+                (
+                    name.to_string(),
+                    serde_json::json!({"filename": name, "content": content, "truncated": false}),
+                )
+            })
+            .collect();
+        serde_json::json!({
+            "id": id,
+            "owner": owner.map(|login| serde_json::json!({"login": login})),
+            "html_url": format!("https://gist.github.com/{id}"),
+            "updated_at": "2024-05-01T00:00:00Z",
+            "truncated": false,
+            "files": files,
+        })
+    }
+
+    fn unreachable_kind(result: Result<Lookup, ChannelError>) -> FetchErrorKind {
+        match result {
+            Err(ChannelError::Unreachable(e)) => e.kind,
+            other => panic!("expected unreachable, got {other:?}"),
+        }
+    }
+
+    #[tokio::test]
+    async fn a_listed_gist_id_that_is_not_letters_and_digits_is_a_bad_answer() {
+        for id in ["../../users/x", "ab-12", "ab%2F12", ""] {
+            let net = Script::new().answer(
+                LIST,
+                200,
+                Value::Array(vec![listed(id, Some("jason"), &["kez.md"])]).to_string(),
+            );
+            assert_eq!(
+                unreachable_kind(net.lookup().await),
+                FetchErrorKind::BadAnswer,
+                "{id:?}"
+            );
+            assert_eq!(
+                net.urls(),
+                [LIST],
+                "{id:?}: nothing but the list is fetched"
+            );
+        }
+    }
+
+    #[tokio::test]
+    async fn a_gist_without_an_owner_is_rejected_naming_the_account() {
+        // No owner in the list: rejected without fetching the gist.
+        let net = Script::new().answer(
+            LIST,
+            200,
+            Value::Array(vec![listed("aa11", None, &["kez.md"])]).to_string(),
+        );
+        let lookup = net.lookup().await.expect("lookup");
+        assert_eq!(lookup.proofs().count(), 0);
+        let rejected: Vec<_> = lookup.rejected().collect();
+        assert_eq!(rejected.len(), 1, "{:?}", lookup.found);
+        assert_eq!(rejected[0].reason, RejectReason::WrongPublisher);
+        assert!(
+            rejected[0].detail.contains("aa11") && rejected[0].detail.contains("jason"),
+            "{:?}",
+            rejected[0]
+        );
+        assert_eq!(net.urls(), [LIST]);
+
+        // Owned by jason in the list, by nobody in the gist itself.
+        let net = Script::new()
+            .answer(
+                LIST,
+                200,
+                Value::Array(vec![listed("bb22", Some("jason"), &["kez.md"])]).to_string(),
+            )
+            .answer(
+                &gist_url("bb22"),
+                200,
+                gist("bb22", None, &[("kez.md", "kez:z1:x")]).to_string(),
+            );
+        let lookup = net.lookup().await.expect("lookup");
+        assert_eq!(lookup.proofs().count(), 0, "{:?}", lookup.found);
+        let rejected: Vec<_> = lookup.rejected().collect();
+        assert_eq!(rejected.len(), 1, "{:?}", lookup.found);
+        assert_eq!(rejected[0].reason, RejectReason::WrongPublisher);
+        assert_eq!(
+            rejected[0].location,
+            "https://gist.github.com/bb22#file-kez-md"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_kez_txt_without_a_proof_text_holds_no_proof() {
+        let text = "no proof in here, just notes";
+        let net = Script::new()
+            .answer(
+                LIST,
+                200,
+                Value::Array(vec![
+                    listed("aa11", Some("jason"), &["kez.txt"]),
+                    listed("bb22", Some("jason"), &["kez.md"]),
+                ])
+                .to_string(),
+            )
+            .answer(
+                &gist_url("aa11"),
+                200,
+                gist("aa11", Some("jason"), &[("kez.txt", text)]).to_string(),
+            )
+            .answer(
+                &gist_url("bb22"),
+                200,
+                gist("bb22", Some("jason"), &[("kez.md", text)]).to_string(),
+            );
+        let lookup = net.lookup().await.expect("lookup");
+        assert_eq!(lookup.rejected().count(), 0);
+        let proofs: Vec<(&str, &str)> = lookup
+            .proofs()
+            .map(|p| (p.location.as_str(), p.content.as_str()))
+            .collect();
+        // The kez.txt gives nothing; the kez.md is returned whole, whatever it holds.
+        assert_eq!(
+            proofs,
+            [("https://gist.github.com/bb22#file-kez-md", text)],
+            "{:?}",
+            lookup.found
+        );
+    }
+
+    #[tokio::test]
+    async fn a_gist_deleted_after_listing_is_skipped_with_a_note() {
+        let net = Script::new()
+            .answer(
+                LIST,
+                200,
+                Value::Array(vec![
+                    listed("aa11", Some("jason"), &["kez.md"]),
+                    listed("bb22", Some("jason"), &["kez.txt"]),
+                ])
+                .to_string(),
+            )
+            .answer(&gist_url("aa11"), 404, "{\"message\":\"Not Found\"}")
+            .answer(
+                &gist_url("bb22"),
+                200,
+                gist("bb22", Some("jason"), &[("kez.txt", "kez:z1:kept")]).to_string(),
+            );
+        let lookup = net.lookup().await.expect("a deleted gist is no error");
+        let contents: Vec<&str> = lookup.proofs().map(|p| p.content.as_str()).collect();
+        assert_eq!(contents, ["kez:z1:kept"]);
+        assert!(
+            lookup
+                .notes
+                .iter()
+                .any(|n| n.contains("aa11") && n.contains("404")),
+            "{:?}",
+            lookup.notes
+        );
+    }
+
+    #[tokio::test]
+    async fn other_statuses_are_unreachable_by_kind() {
+        let one_gist = Value::Array(vec![listed("aa11", Some("jason"), &["kez.md"])]).to_string();
+        let cases: [(u16, Headers<'_>, FetchErrorKind); 6] = [
+            (403, &[], FetchErrorKind::BadAnswer),
+            (
+                403,
+                &[("x-ratelimit-remaining", "12")],
+                FetchErrorKind::BadAnswer,
+            ),
+            (
+                403,
+                &[("x-ratelimit-remaining", "0")],
+                FetchErrorKind::RateLimited,
+            ),
+            (429, &[], FetchErrorKind::RateLimited),
+            (418, &[], FetchErrorKind::BadAnswer),
+            (503, &[], FetchErrorKind::ServerError),
+        ];
+        for (status, headers, kind) in cases {
+            // On the list…
+            let net = Script::new().answer_with(LIST, status, headers, "{}");
+            assert_eq!(
+                unreachable_kind(net.lookup().await),
+                kind,
+                "list {status} {headers:?}"
+            );
+            // …and on a gist.
+            let net = Script::new()
+                .answer(LIST, 200, one_gist.clone())
+                .answer_with(&gist_url("aa11"), status, headers, "{}");
+            assert_eq!(
+                unreachable_kind(net.lookup().await),
+                kind,
+                "gist {status} {headers:?}"
+            );
+        }
+    }
+
+    #[tokio::test]
+    async fn answers_without_the_members_used_are_bad_answers() {
+        let good_list = || Value::Array(vec![listed("aa11", Some("jason"), &["kez.md"])]);
+        let good_gist = || gist("aa11", Some("jason"), &[("kez.md", "kez:z1:x")]);
+        // The good pair is found, so each change below is what makes the answer bad.
+        let net = Script::new()
+            .answer(LIST, 200, good_list().to_string())
+            .answer(&gist_url("aa11"), 200, good_gist().to_string());
+        assert_eq!(net.lookup().await.expect("lookup").proofs().count(), 1);
+
+        let mut lists: Vec<String> = vec!["not json".into(), "{\"gists\":[]}".into()];
+        for member in ["id", "files", "html_url"] {
+            let mut list = good_list();
+            if let Some(gist) = list.get_mut(0).and_then(Value::as_object_mut) {
+                gist.remove(member);
+            }
+            lists.push(list.to_string());
+        }
+        for list in lists {
+            let net = Script::new().answer(LIST, 200, list.clone()).answer(
+                &gist_url("aa11"),
+                200,
+                good_gist().to_string(),
+            );
+            assert_eq!(
+                unreachable_kind(net.lookup().await),
+                FetchErrorKind::BadAnswer,
+                "list {list}"
+            );
+        }
+
+        let mut gists: Vec<String> = vec!["not json".into(), "[]".into()];
+        for (pointer, value) in [
+            ("/id", Value::Null),
+            ("/updated_at", Value::Null),
+            ("/updated_at", Value::from("yesterday")),
+            ("/updated_at", Value::from(1_714_521_600)),
+            ("/files", Value::Null),
+            ("/files/kez.md/content", Value::Null),
+            ("/files/kez.md/content", Value::from(7)),
+        ] {
+            let mut gist = good_gist();
+            if let Some(slot) = gist.pointer_mut(pointer) {
+                *slot = value;
+            }
+            gists.push(gist.to_string());
+        }
+        for gist in gists {
+            let net = Script::new()
+                .answer(LIST, 200, good_list().to_string())
+                .answer(&gist_url("aa11"), 200, gist.clone());
+            assert_eq!(
+                unreachable_kind(net.lookup().await),
+                FetchErrorKind::BadAnswer,
+                "gist {gist}"
+            );
+        }
+    }
+
+    #[tokio::test]
+    async fn a_proof_file_missing_from_a_truncated_gist_is_too_large() {
+        let list = Value::Array(vec![listed("aa11", Some("jason"), &["kez.md"])]).to_string();
+        let mut truncated = gist("aa11", Some("jason"), &[("other.txt", "x")]);
+        truncated["truncated"] = Value::Bool(true);
+        let net = Script::new().answer(LIST, 200, list.clone()).answer(
+            &gist_url("aa11"),
+            200,
+            truncated.to_string(),
+        );
+        assert_eq!(
+            unreachable_kind(net.lookup().await),
+            FetchErrorKind::TooLarge
+        );
+        // The same gist not marked truncated: the file is gone, skipped with a note.
+        let net = Script::new().answer(LIST, 200, list).answer(
+            &gist_url("aa11"),
+            200,
+            gist("aa11", Some("jason"), &[("other.txt", "x")]).to_string(),
+        );
+        let lookup = net.lookup().await.expect("lookup");
+        assert!(lookup.found.is_empty(), "{:?}", lookup.found);
+        assert!(
+            net.urls().iter().all(|u| u.starts_with(API)),
+            "{:?}",
+            net.urls()
+        );
+    }
+
     #[test]
     fn normalise_follows_identity_rules() {
         let channel = GithubChannel::new("https://api.github.com/".into());

@@ -3,7 +3,10 @@
 
 use std::time::Duration;
 
-use kez_channel::{Channel, ChannelError, Lookup, RejectReason};
+use kez_channel::{
+    Channel, ChannelError, FetchError, FetchErrorKind, HttpRequest, HttpResponse, Lookup, Net,
+    NostrQuery, RejectReason, TxtLookup,
+};
 use kez_channels::nostr::NostrChannel;
 use kez_core::encoding::{encode, Encoding};
 use kez_core::{Algorithm, ClaimBuilder, Identity, SecretKey};
@@ -315,4 +318,288 @@ fn accounts_normalise_to_npub() {
     );
     assert!(channel.normalise(&alice.npub().to_uppercase()).is_err());
     assert!(channel.normalise(&alice.hex()[1..]).is_err());
+}
+
+/// Relays behind a scripted `Net`: relay lists for a query naming kind 10002, `events` for
+/// any other. Records every query.
+struct Scripted {
+    lists: Vec<String>,
+    events: Vec<String>,
+    queries: std::sync::Mutex<Vec<NostrQuery>>,
+}
+
+impl Scripted {
+    fn new(lists: Vec<String>, events: Vec<String>) -> Self {
+        Self {
+            lists,
+            events,
+            queries: std::sync::Mutex::new(Vec::new()),
+        }
+    }
+
+    fn queries(&self) -> Vec<NostrQuery> {
+        self.queries.lock().map(|q| q.clone()).unwrap_or_default()
+    }
+
+    /// The relays of the second query (the notes), without the `/` a URL parser adds.
+    fn note_relays(&self) -> Vec<String> {
+        self.queries()
+            .get(1)
+            .map(|q| {
+                q.relays
+                    .iter()
+                    .map(|r| r.trim_end_matches('/').to_string())
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+}
+
+#[async_trait::async_trait]
+impl Net for Scripted {
+    async fn http_get(&self, request: HttpRequest) -> Result<HttpResponse, FetchError> {
+        Err(FetchError::new(
+            FetchErrorKind::Refused,
+            request.url,
+            "the nostr channel must not use http",
+        ))
+    }
+    async fn dns_txt(&self, name: &str) -> Result<TxtLookup, FetchError> {
+        Err(FetchError::new(
+            FetchErrorKind::Refused,
+            name,
+            "the nostr channel must not use dns",
+        ))
+    }
+    async fn nostr_events(&self, query: &NostrQuery) -> Result<Vec<String>, FetchError> {
+        if let Ok(mut queries) = self.queries.lock() {
+            queries.push(query.clone());
+        }
+        let wants_lists = query.filter["kinds"]
+            .as_array()
+            .is_some_and(|kinds| kinds.contains(&serde_json::json!(10002)));
+        Ok(if wants_lists {
+            self.lists.clone()
+        } else {
+            self.events.clone()
+        })
+    }
+    fn now(&self) -> u64 {
+        T0
+    }
+}
+
+const CONFIGURED: [&str; 2] = ["wss://one.example", "wss://two.example"];
+
+async fn scripted_lookup(net: &Scripted, key: &NostrKey) -> Lookup {
+    let channel = NostrChannel::new(CONFIGURED.iter().map(|r| r.to_string()).collect());
+    channel.lookup(&account(key), net).await.expect("lookup")
+}
+
+fn r_tag(parts: &[&str]) -> Vec<String> {
+    parts.iter().map(|p| p.to_string()).collect()
+}
+
+#[tokio::test]
+async fn the_relay_list_then_the_notes_are_asked_with_the_exact_filters() {
+    let alice = NostrKey::from_label("alice");
+    let net = Scripted::new(
+        vec![alice.relay_list(T0, &["wss://three.example"])],
+        Vec::new(),
+    );
+    scripted_lookup(&net, &alice).await;
+    let queries = net.queries();
+    assert_eq!(queries.len(), 2, "{queries:?}");
+    assert_eq!(queries[0].relays, CONFIGURED);
+    assert_eq!(
+        queries[0].filter,
+        serde_json::json!({"authors": [alice.hex()], "kinds": [10002], "limit": 10})
+    );
+    assert_eq!(
+        net.note_relays(),
+        [CONFIGURED[0], CONFIGURED[1], "wss://three.example"]
+    );
+    assert_eq!(
+        queries[1].filter,
+        serde_json::json!({"authors": [alice.hex()], "kinds": [1, 5], "limit": 500})
+    );
+}
+
+#[tokio::test]
+async fn relay_list_tags_give_write_relays_in_tag_order_at_most_eight() {
+    let alice = NostrKey::from_label("alice");
+    let mut tags = vec![
+        r_tag(&["r", "wss://read-only.example", "read"]),
+        r_tag(&["r", "wss://w1.example", "write"]),
+        r_tag(&["r", "https://not-a-relay.example"]),
+        r_tag(&["r", "wss://user:pw@user-info.example"]),
+        r_tag(&["r", "not a url"]),
+        r_tag(&["r"]),
+        r_tag(&["p", "wss://p-tag.example"]),
+        r_tag(&["r", CONFIGURED[1]]),
+        r_tag(&["r", "wss://w1.example/"]),
+        r_tag(&["r", "ws://w2.example"]),
+    ];
+    for n in 3..=9 {
+        tags.push(vec!["r".into(), format!("wss://w{n}.example")]);
+    }
+    let list = alice.sign(T0, 10002, tags, "").to_json();
+    let net = Scripted::new(vec![list], Vec::new());
+    scripted_lookup(&net, &alice).await;
+    let mut expected: Vec<String> = CONFIGURED.iter().map(|r| r.to_string()).collect();
+    expected.push("wss://w1.example".into());
+    expected.push("ws://w2.example".into());
+    for n in 3..=8 {
+        expected.push(format!("wss://w{n}.example"));
+    }
+    assert_eq!(net.note_relays(), expected);
+}
+
+#[tokio::test]
+async fn only_the_newest_valid_relay_list_of_the_account_counts() {
+    let alice = NostrKey::from_label("alice");
+    let mallory = NostrKey::from_label("mallory");
+    // Two valid lists at the same, newest time: the lowest id wins.
+    let tie_a = alice.relay_list(T0 + 5, &["wss://tie-a.example"]);
+    let tie_b = alice.relay_list(T0 + 5, &["wss://tie-b.example"]);
+    let winner = if event_id(&tie_a) < event_id(&tie_b) {
+        "wss://tie-a.example"
+    } else {
+        "wss://tie-b.example"
+    };
+    let lists = vec![
+        alice.relay_list(T0, &["wss://older.example"]),
+        tie_a,
+        // Newer, but failing §4.6 or not the account's relay list: all ignored.
+        bad_signature(&alice.relay_list(T0 + 9, &["wss://bad-sig.example"])),
+        edited(
+            &alice.relay_list(T0 + 9, &["wss://edited.example"]),
+            "edited",
+            "EDITED",
+        ),
+        mallory.relay_list(T0 + 20, &["wss://mallory.example"]),
+        alice
+            .sign(T0 + 30, 3, vec![r_tag(&["r", "wss://kind-3.example"])], "")
+            .to_json(),
+        tie_b,
+    ];
+    for order in [false, true] {
+        let mut lists = lists.clone();
+        if order {
+            lists.reverse();
+        }
+        let net = Scripted::new(lists, Vec::new());
+        scripted_lookup(&net, &alice).await;
+        assert_eq!(
+            net.note_relays(),
+            [CONFIGURED[0], CONFIGURED[1], winner],
+            "reversed: {order}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn events_of_other_kinds_are_never_proofs() {
+    let alice = NostrKey::from_label("alice");
+    let note = alice.note(T0, "kez:z1:in-a-note");
+    let events = vec![
+        note.clone(),
+        alice
+            .sign(T0 + 1, 30023, Vec::new(), "kez:z1:in-an-article")
+            .to_json(),
+        alice
+            .sign(T0 + 2, 5, Vec::new(), "kez:z1:in-a-deletion")
+            .to_json(),
+        alice
+            .sign(T0 + 3, 0, Vec::new(), "kez:z1:in-a-profile")
+            .to_json(),
+    ];
+    let net = Scripted::new(Vec::new(), events);
+    let lookup = scripted_lookup(&net, &alice).await;
+    let proofs: Vec<(&str, &str)> = lookup
+        .proofs()
+        .map(|p| (p.location.as_str(), p.content.as_str()))
+        .collect();
+    let location = format!("nostr:{}", event_id(&note).expect("id"));
+    assert_eq!(proofs, [(location.as_str(), "kez:z1:in-a-note")]);
+    assert_eq!(lookup.rejected().count(), 0, "{:?}", lookup.found);
+}
+
+#[tokio::test]
+async fn the_earliest_deletion_by_the_account_sets_retracted_at() {
+    let alice = NostrKey::from_label("alice");
+    let mallory = NostrKey::from_label("mallory");
+    let deleted = alice.note(T0, "kez:z1:deleted");
+    let kept = alice.note(T0 + 1, "kez:z1:kept");
+    let id = event_id(&deleted).expect("id");
+    let events = vec![
+        alice.deletion(T0 + 300, &[&id]),
+        deleted,
+        alice.deletion(T0 + 100, &["00".repeat(32).as_str(), &id]),
+        mallory.deletion(T0 + 50, &[&id, &event_id(&kept).expect("id")]),
+        kept,
+        alice.deletion(T0 + 200, &[&id]),
+    ];
+    let net = Scripted::new(Vec::new(), events);
+    let lookup = scripted_lookup(&net, &alice).await;
+    let retracted: Vec<(&str, Option<u64>)> = lookup
+        .proofs()
+        .map(|p| (p.content.as_str(), p.retracted_at))
+        .collect();
+    assert_eq!(
+        retracted,
+        [("kez:z1:deleted", Some(T0 + 100)), ("kez:z1:kept", None)]
+    );
+}
+
+#[tokio::test]
+async fn the_same_events_give_the_same_lookup_in_any_order() {
+    let alice = NostrKey::from_label("alice");
+    let mallory = NostrKey::from_label("mallory");
+    let events = vec![
+        alice.note(T0 + 3, "kez:z1:late-a"),
+        alice.note(T0 + 1, "kez:z1:early"),
+        alice.note(T0 + 3, "kez:z1:late-b"),
+        mallory.note(T0, "kez:z1:by-mallory"),
+        alice.note(T0 + 2, "kez:z1:middle"),
+        edited(&alice.note(T0 + 4, "kez:z1:edited"), "edited", "EDITED"),
+        mallory.note(T0 + 5, "kez:z1:by-mallory-too"),
+    ];
+    let mut lookups = Vec::new();
+    for rotation in 0..events.len() {
+        let mut events = events.clone();
+        events.rotate_left(rotation);
+        if rotation % 2 == 1 {
+            events.reverse();
+        }
+        let net = Scripted::new(Vec::new(), events);
+        lookups.push(scripted_lookup(&net, &alice).await.found);
+    }
+    for found in &lookups[1..] {
+        assert_eq!(found, &lookups[0]);
+    }
+    let lookup = Lookup {
+        found: lookups[0].clone(),
+        ..Lookup::default()
+    };
+    // Proofs by created_at, then id; then the rejected items by location.
+    let keys: Vec<(u64, String)> = lookup
+        .proofs()
+        .map(|p| (p.published_at.unwrap_or(0), p.location.clone()))
+        .collect();
+    let mut sorted = keys.clone();
+    sorted.sort();
+    assert_eq!(keys, sorted);
+    assert_eq!(keys.len(), 4);
+    assert_eq!(keys[0].0, T0 + 1);
+    assert_eq!(keys[3].0, T0 + 3);
+    let locations: Vec<&str> = lookup.rejected().map(|r| r.location.as_str()).collect();
+    let mut sorted = locations.clone();
+    sorted.sort();
+    assert_eq!(locations, sorted);
+    assert_eq!(locations.len(), 3);
+    assert!(matches!(
+        lookups[0].last(),
+        Some(kez_channel::Found::Rejected(_))
+    ));
 }

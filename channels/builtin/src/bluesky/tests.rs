@@ -7,7 +7,7 @@ use std::sync::Mutex;
 use async_trait::async_trait;
 use kez_channel::{
     Channel, ChannelError, FetchError, FetchErrorKind, Found, HttpRequest, HttpResponse, Net,
-    NostrQuery, RejectReason, TxtLookup, TxtRecord,
+    NostrQuery, Redirects, RejectReason, TxtLookup, TxtRecord,
 };
 use kez_core::Identity;
 use serde_json::json;
@@ -27,6 +27,8 @@ struct FakeNet {
     http: HashMap<String, Result<(u16, String), FetchErrorKind>>,
     dns: HashMap<String, Result<TxtLookup, FetchErrorKind>>,
     asked: Mutex<Vec<String>>,
+    redirects: Mutex<Vec<Redirects>>,
+    dns_asked: Mutex<Vec<String>>,
 }
 
 impl FakeNet {
@@ -63,6 +65,24 @@ impl FakeNet {
         self
     }
 
+    fn txt_strings(mut self, name: &str, records: &[&[&[u8]]]) -> Self {
+        let records = records
+            .iter()
+            .map(|strings| TxtRecord {
+                strings: strings.iter().map(|s| s.to_vec()).collect(),
+                ttl: 300,
+            })
+            .collect();
+        self.dns.insert(
+            name.to_string(),
+            Ok(TxtLookup::Records {
+                records,
+                dnssec: None,
+            }),
+        );
+        self
+    }
+
     fn asked(&self) -> Vec<String> {
         self.asked.lock().map(|a| a.clone()).unwrap_or_default()
     }
@@ -73,6 +93,9 @@ impl Net for FakeNet {
     async fn http_get(&self, request: HttpRequest) -> Result<HttpResponse, FetchError> {
         if let Ok(mut asked) = self.asked.lock() {
             asked.push(request.url.clone());
+        }
+        if let Ok(mut redirects) = self.redirects.lock() {
+            redirects.push(request.redirects);
         }
         match self.http.get(&request.url) {
             Some(Ok((status, body))) => Ok(HttpResponse {
@@ -92,6 +115,9 @@ impl Net for FakeNet {
     }
 
     async fn dns_txt(&self, name: &str) -> Result<TxtLookup, FetchError> {
+        if let Ok(mut asked) = self.dns_asked.lock() {
+            asked.push(name.to_string());
+        }
         match self.dns.get(name) {
             Some(Ok(answer)) => Ok(answer.clone()),
             Some(Err(kind)) => Err(FetchError::new(*kind, name, "scripted failure")),
@@ -586,4 +612,156 @@ async fn another_scheme_is_not_looked_up() {
         Err(ChannelError::NoSuchAccount(_))
     ));
     assert!(net.asked().is_empty());
+}
+
+#[tokio::test]
+async fn every_request_goes_through_the_net_as_a_same_host_get() {
+    let net = alice_net()
+        .txt("_atproto.alice.test", &[&format!("did={ALICE}")])
+        .http(
+            &list_url(ALICE, None),
+            200,
+            page(vec![record(ALICE, "a", "kez:z1:x")], None),
+        );
+    let found = lookup(&net).await.expect("lookup");
+    assert_eq!(found.proofs().count(), 1);
+    assert_eq!(
+        net.dns_asked.lock().map(|a| a.clone()).unwrap_or_default(),
+        ["_atproto.alice.test"]
+    );
+    assert_eq!(
+        net.asked(),
+        [
+            well_known("alice.test"),
+            format!("{PLC}/{ALICE}"),
+            list_url(ALICE, None)
+        ]
+    );
+    let redirects = net.redirects.lock().map(|r| r.clone()).unwrap_or_default();
+    assert_eq!(redirects, [Redirects::SameHost; 3]);
+}
+
+#[tokio::test]
+async fn txt_character_strings_are_concatenated_and_must_be_utf8() {
+    // "di" "d=<did>" is one record naming the DID; HTTPS names none.
+    let did_tail = format!("d={ALICE}");
+    let net = FakeNet::default()
+        .txt_strings(
+            "_atproto.alice.test",
+            &[&[b"di", did_tail.as_bytes()], &[b"v=spf1", b" -all"]],
+        )
+        .http(&well_known("alice.test"), 404, "")
+        .http(&format!("{PLC}/{ALICE}"), 200, did_doc(ALICE, "alice.test"))
+        .http(
+            &list_url(ALICE, None),
+            200,
+            page(vec![record(ALICE, "a", "kez:z1:x")], None),
+        );
+    let found = lookup(&net).await.expect("lookup");
+    assert_eq!(found.proofs().count(), 1);
+    assert!(
+        found.notes.iter().any(|n| n.contains("by DNS")),
+        "{found:?}"
+    );
+    // A value that is not UTF-8 names no DID, even if it starts with did=.
+    let bad = [format!("did={ALICE}").as_bytes(), b"\xff".as_slice()].concat();
+    let net = FakeNet::default()
+        .txt_strings("_atproto.alice.test", &[&[bad.as_slice()]])
+        .http(&well_known("alice.test"), 404, "");
+    assert!(matches!(
+        lookup(&net).await,
+        Err(ChannelError::NoSuchAccount(_))
+    ));
+}
+
+#[tokio::test]
+async fn a_redirect_that_may_not_be_followed_names_no_did() {
+    // The net refuses the well-known URL's redirect to another host: HTTPS names no DID, so
+    // with DNS naming none the handle is no account, not unreachable.
+    let net = FakeNet::default().http_error(&well_known("alice.test"), FetchErrorKind::Refused);
+    assert!(matches!(
+        lookup(&net).await,
+        Err(ChannelError::NoSuchAccount(_))
+    ));
+    // With DNS naming a DID, that DID is the account's and the note says what HTTPS did.
+    let net = FakeNet::default()
+        .txt("_atproto.alice.test", &[&format!("did={ALICE}")])
+        .http_error(&well_known("alice.test"), FetchErrorKind::Refused)
+        .http(&format!("{PLC}/{ALICE}"), 200, did_doc(ALICE, "alice.test"))
+        .http(&list_url(ALICE, None), 200, page(vec![], None));
+    let found = lookup(&net).await.expect("lookup");
+    assert!(
+        found
+            .notes
+            .iter()
+            .any(|n| n.contains("by DNS; HTTPS: no DID")),
+        "{found:?}"
+    );
+}
+
+#[tokio::test]
+async fn every_gone_repository_error_is_no_such_account() {
+    for error in [
+        "RepoNotFound",
+        "RepoDeactivated",
+        "RepoTakendown",
+        "RepoSuspended",
+    ] {
+        let net = alice_net().http(
+            &list_url(ALICE, None),
+            400,
+            json!({"error": error, "message": "gone"}).to_string(),
+        );
+        assert!(
+            matches!(lookup(&net).await, Err(ChannelError::NoSuchAccount(_))),
+            "{error}"
+        );
+    }
+    // Another XRPC error, or the same name under another status, is the service failing.
+    for (status, error) in [(400, "InvalidRequest"), (403, "RepoNotFound")] {
+        let net = alice_net().http(
+            &list_url(ALICE, None),
+            status,
+            json!({"error": error}).to_string(),
+        );
+        match lookup(&net).await {
+            Err(ChannelError::Unreachable(e)) => {
+                assert_eq!(e.kind, FetchErrorKind::BadAnswer, "{status} {error}")
+            }
+            other => panic!("expected unreachable for {status} {error}, got {other:?}"),
+        }
+    }
+}
+
+#[tokio::test]
+async fn record_uris_must_name_the_did_and_a_valid_rkey() {
+    let proof =
+        |uri: String| json!({"uri": uri, "value": {"$type": "dev.kez.proof", "claim": "kez:z1:x"}});
+    let longest = "k".repeat(512);
+    let good = [
+        format!("at://{ALICE}/dev.kez.proof/{longest}"),
+        format!("at://{ALICE}/dev.kez.proof/a.b-c_d:e~F9"),
+    ];
+    let bad = [
+        "at://alice.test/dev.kez.proof/a".to_string(),
+        format!("at://{ALICE}/dev.kez.proof/."),
+        format!("at://{ALICE}/dev.kez.proof/.."),
+        format!("at://{ALICE}/dev.kez.proof/"),
+        format!("at://{ALICE}/dev.kez.proof/a b"),
+        format!("at://{ALICE}/dev.kez.proof/a/b"),
+        format!("at://{ALICE}/dev.kez.proof/{}", "k".repeat(513)),
+        format!("at://{ALICE}/dev.kez.proof"),
+        format!("at://{ALICE}/app.bsky.feed.post/a"),
+        format!("at://{MALLORY}/dev.kez.proof/a"),
+    ];
+    let records: Vec<_> = good.iter().chain(&bad).cloned().map(proof).collect();
+    let net = alice_net().http(&list_url(ALICE, None), 200, page(records, None));
+    let found = lookup(&net).await.expect("lookup");
+    let proofs: Vec<&str> = found.proofs().map(|p| p.location.as_str()).collect();
+    assert_eq!(proofs, good, "{found:?}");
+    let rejected: Vec<&str> = found.rejected().map(|r| r.location.as_str()).collect();
+    assert_eq!(rejected, bad, "{found:?}");
+    assert!(found
+        .rejected()
+        .all(|r| r.reason == RejectReason::WrongPublisher && r.detail.contains(ALICE)));
 }
