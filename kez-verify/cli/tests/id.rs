@@ -3,6 +3,7 @@
 //! bundle and replaying it offline; and the bundle committed under fixtures/evidence/.
 //!
 //! `KEZ_BLESS=1 cargo test -p kez-verify --test id` rewrites the committed bundle.
+#![allow(clippy::unwrap_used)]
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};

@@ -1,5 +1,6 @@
 //! The identity engine against a scripted channel and scripted sigchain sources: overall
 //! outcomes (SPEC.md §11.9), chain sources and forks (§11.10), graphs.
+#![allow(clippy::unwrap_used)]
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
