@@ -18,14 +18,17 @@ export RUSTFLAGS="-Cpasses=sancov-module -Cllvm-args=-sanitizer-coverage-level=4
 # --target keeps RUSTFLAGS off build scripts and proc macros, as cargo-fuzz does.
 cargo build --locked --release --features libfuzzer --bins --target "$triple" --target-dir target/libfuzzer
 
-targets="${FUZZ_TARGETS:-jcs claim_json compact markdown dns_txt sigchain_jsonl nostr_event identity}"
+targets="${FUZZ_TARGETS:-jcs claim_json compact markdown dns_txt sigchain_jsonl nostr_event identity nats_jwt nats_creds nkey}"
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
 for target in $targets; do
   corpus="$work/corpus/$target"
   mkdir -p "$corpus" "$work/artifacts/$target"
-  # Seed every target with every fixture input (each target takes arbitrary bytes).
+  # Seed every target with every fixture input (each target takes arbitrary bytes), the
+  # NATS fixtures and the upstream NATS vectors (JWTs, .creds, seeds) beside the checkout.
   find ../fixtures/cases -type f ! -name case.json ! -name '*.md' -size -64k -print0 |
+    xargs -0 -I{} sh -c 'cp "{}" "$1/$(sha256sum "{}" | cut -c1-16)"' _ "$corpus"
+  find ../fixtures/nats ../../shared/vectors/nats -type f -size -64k -print0 2>/dev/null |
     xargs -0 -I{} sh -c 'cp "{}" "$1/$(sha256sum "{}" | cut -c1-16)"' _ "$corpus"
   echo "== fuzz $target for ${seconds}s (seeds: $(ls "$corpus" | wc -l))"
   "target/libfuzzer/$triple/release/$target" "$corpus" \

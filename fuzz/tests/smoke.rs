@@ -1,5 +1,6 @@
 //! Stable-toolchain fuzz smoke: runs every target over seed inputs built from kez-core and
-//! the files under `fixtures/`, then over deterministic mutations of them (byte flips,
+//! kez-nats, the files under `fixtures/` and the NATS vectors in `../shared/vectors/nats`,
+//! then over deterministic mutations of them (byte flips,
 //! truncations, insertions, splices). A panic anywhere fails the test. The number of
 //! mutations per target is `KEZ_FUZZ_SMOKE_ITERS` (default 20,000); the walk is seeded, so a
 //! failure reproduces exactly.
@@ -74,7 +75,47 @@ fn generated_seeds() -> Vec<Vec<u8>> {
         seeds.push(id.as_bytes().to_vec());
     }
     seeds.push(br#"{"b":[1,2.5e3,"\u00e9"],"a":{"z":null,"y":true}}"#.to_vec());
+    seeds.extend(nats_seeds());
     seeds
+}
+
+/// An operator, account and user JWT, a `.creds` file and nkeys of every role, from
+/// fixed seeds.
+fn nats_seeds() -> Vec<Vec<u8>> {
+    use kez_nats::claims::{AccountClaims, OperatorClaims, SigningKey, UserClaims};
+    use kez_nats::jwt;
+    use kez_nats::nkey::Seed;
+    let seed = |text: &str| Seed::parse(text).expect("fixed seed");
+    let operator = seed("SOAAOBYHA4DQOBYHA4DQOBYHA4DQOBYHA4DQOBYHA4DQOBYHA4DQOB4CS4");
+    let account = seed("SAAAOBYHA4DQOBYHA4DQOBYHA4DQOBYHA4DQOBYHA4DQOBYHA4DQOB6O4U");
+    let user = seed("SUAAOBYHA4DQOBYHA4DQOBYHA4DQOBYHA4DQOBYHA4DQOBYHA4DQOBZ5FE");
+    let mut op = OperatorClaims::new(operator.public_key().to_string());
+    op.data.name = "fuzz".into();
+    op.nats.strict_signing_key_usage = true;
+    op.nats.signing_keys = vec![operator.public_key().to_string()];
+    let mut acc = AccountClaims::new(account.public_key().to_string());
+    acc.nats.signing_keys = vec![SigningKey::Key(account.public_key().to_string())];
+    acc.nats
+        .revocations
+        .insert(user.public_key().to_string(), 1_767_225_600);
+    let mut usr = UserClaims::new(user.public_key().to_string());
+    usr.data.name = "u <&> \u{2028}".into();
+    usr.nats.permissions.permissions.publish.allow = vec!["a.>".into()];
+    let op_jwt = jwt::encode(&mut op, &operator, 1_767_225_600).expect("operator JWT");
+    let acc_jwt = jwt::encode(&mut acc, &operator, 1_767_225_600).expect("account JWT");
+    let usr_jwt = jwt::encode(&mut usr, &account, 1_767_225_600).expect("user JWT");
+    let creds = kez_nats::creds::format(&usr_jwt, &user);
+    vec![
+        op_jwt.into_bytes(),
+        acc_jwt.into_bytes(),
+        usr_jwt.into_bytes(),
+        creds.as_bytes().to_vec(),
+        format!("{}\n", creds.as_str()).into_bytes(),
+        operator.public_key().to_string().into_bytes(),
+        account.public_key().to_string().into_bytes(),
+        user.public_key().to_string().into_bytes(),
+        user.to_text().as_bytes().to_vec(),
+    ]
 }
 
 fn file_seeds(dir: &Path, out: &mut Vec<Vec<u8>>) {
@@ -138,10 +179,9 @@ fn every_target_survives_seeds_and_mutations() {
         .and_then(|v| v.parse().ok())
         .unwrap_or(20_000);
     let mut seeds = generated_seeds();
-    file_seeds(
-        &Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures"),
-        &mut seeds,
-    );
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    file_seeds(&root.join("../fixtures"), &mut seeds);
+    file_seeds(&root.join("../../shared/vectors/nats"), &mut seeds);
     assert!(
         seeds.len() >= 14,
         "seed corpus unexpectedly small: {}",

@@ -15,12 +15,14 @@
 //!   path), seeded from the same preload. Either starts with
 //!   `nats-server -c FILE -a 127.0.0.1 -p -1`.
 //!
-//! Every file is written atomically ([`kez_keys::store::write_atomic`]), keys, `.creds`
-//! and store files with mode `0600`, configs `0644`, directories `0700`. An output
-//! directory that is not empty is refused unless `force` is set; with `force`, the keys
-//! found in it are kept (the store's JWTs say which key is which), a JWT whose claims
-//! are unchanged apart from `iat` and `jti` is kept byte for byte, and only files whose
-//! bytes change are rewritten.
+//! Every file is written atomically (a temporary file renamed over the target), keys,
+//! `.creds` and store files with mode `0600`, configs `0644`, directories `0700`, and
+//! made durable in two batches — the keys, then everything else — by one `syncfs(2)`
+//! each on Linux (an fsync per file elsewhere), so that no JWT on disk names a key that
+//! is not. An output directory that is not empty is refused unless `force` is set; with
+//! `force`, the keys found in it are kept (the store's JWTs say which key is which), a
+//! JWT whose claims are unchanged apart from `iat` and `jti` is kept byte for byte, and
+//! only files whose bytes change are rewritten.
 //!
 //! Revocations are sticky: each run adds the keys in [`GenerateOptions::revoked`] to
 //! the `revocations` of every account that has a user with that key (every account when
@@ -28,8 +30,15 @@
 //! never re-signed (a later `iat` would escape the revocation): its store JWT stays,
 //! so that its key stays known, and its `.creds` file is removed. To give the user a
 //! new key, delete its store JWT (or, for a person, change `kez_key`).
+//!
+//! A person whose spec entry names a `sigchain` is checked against it on every run
+//! ([`crate::sigchain::withdrawal`]): once the chain rotates the KEZ key away, withdraws
+//! it as a device, or revokes every claim of the user's `subject`, the key goes into the
+//! `revocations` of every account with a user of that key, at the `created_at` of the
+//! link that withdrew it — or at the `iat` of the user's store JWT when that is later,
+//! so that no JWT written for the key escapes — and the account JWTs are re-signed.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fs;
 use std::path::{Path, PathBuf};
 
@@ -43,6 +52,7 @@ use crate::jwt::{self, Jwt, JwtError};
 use crate::layout::{self, Layout};
 use crate::nkey::{NkeyError, PublicNkey, Role, Seed};
 use crate::serverconf::{OperatorConfig, PreloadAccount};
+use crate::sigchain::VouchError;
 use crate::spec::{AccountSpec, RoleSpec, Spec, UserSpec};
 
 /// How to generate.
@@ -114,6 +124,18 @@ pub enum GenerateError {
     /// Signing failed (a caller mistake in the claims).
     #[error("cannot sign: {0}")]
     Jwt(#[from] JwtError),
+    /// A user's sigchain does not verify, or does not vouch for the user's key or
+    /// subject.
+    #[error("user {user:?}: sigchain {}: {error}", path.display())]
+    Sigchain {
+        /// The user's name.
+        user: String,
+        /// The sigchain file.
+        path: PathBuf,
+        /// What is wrong.
+        #[source]
+        error: Box<VouchError>,
+    },
     /// A file could not be written.
     #[error(transparent)]
     Write(#[from] kez_keys::store::WriteError),
@@ -213,27 +235,58 @@ fn make_dir(path: &Path) -> Result<(), GenerateError> {
     builder.create(path).map_err(io(path))
 }
 
+/// Writes the output: each file atomically (a temporary file in the same directory,
+/// renamed over the target), made durable in batches by [`Writer::barrier`] rather than
+/// one fsync per file, which on ext4 costs a journal commit each — the hotspot of a
+/// large run (10,000 users: some 30,000 files).
 #[derive(Default)]
 struct Writer {
     written: Vec<PathBuf>,
     unchanged: Vec<PathBuf>,
     removed: Vec<PathBuf>,
+    /// The output directory was empty: nothing to compare with, nothing to replace.
+    fresh: bool,
+    /// Directories known to exist.
+    dirs: HashSet<PathBuf>,
+    /// Files written since the last barrier.
+    pending: Vec<PathBuf>,
+    /// The output directory, for the barrier.
+    root: PathBuf,
 }
 
 impl Writer {
+    fn new(root: &Path, fresh: bool) -> Self {
+        Self {
+            fresh,
+            root: root.to_owned(),
+            ..Self::default()
+        }
+    }
+
+    fn dir(&mut self, path: &Path) -> Result<(), GenerateError> {
+        if !self.dirs.contains(path) {
+            make_dir(path)?;
+            self.dirs.insert(path.to_owned());
+        }
+        Ok(())
+    }
+
     /// Writes `bytes` to `path` unless it already holds exactly them.
     fn file(&mut self, path: &Path, bytes: &[u8], mode: u32) -> Result<(), GenerateError> {
         if let Some(parent) = path.parent() {
-            make_dir(parent)?;
+            self.dir(parent)?;
         }
-        if let Ok(existing) = fs::read(path) {
-            if existing == bytes {
-                self.unchanged.push(path.to_owned());
-                return Ok(());
+        if !self.fresh {
+            if let Ok(existing) = fs::read(path) {
+                if existing == bytes {
+                    self.unchanged.push(path.to_owned());
+                    return Ok(());
+                }
             }
         }
-        kez_keys::store::write_atomic(path, bytes, mode, true)?;
+        write_replacing(path, bytes, mode)?;
         self.written.push(path.to_owned());
+        self.pending.push(path.to_owned());
         Ok(())
     }
 
@@ -241,9 +294,89 @@ impl Writer {
         if path.exists() {
             fs::remove_file(path).map_err(io(path))?;
             self.removed.push(path.to_owned());
+            if let Some(parent) = path.parent() {
+                self.pending.push(parent.to_owned());
+            }
         }
         Ok(())
     }
+
+    /// Makes every file written (and renamed or removed) since the last barrier durable:
+    /// on Linux one `syncfs(2)` of the output's filesystem, elsewhere an fsync of each
+    /// file and directory.
+    fn barrier(&mut self) -> Result<(), GenerateError> {
+        if self.pending.is_empty() {
+            return Ok(());
+        }
+        #[cfg(target_os = "linux")]
+        {
+            let root = fs::File::open(&self.root).map_err(io(&self.root))?;
+            rustix::fs::syncfs(&root).map_err(|e| GenerateError::Io {
+                path: self.root.clone(),
+                error: e.into(),
+            })?;
+        }
+        #[cfg(not(target_os = "linux"))]
+        {
+            let mut dirs = HashSet::new();
+            for path in &self.pending {
+                if let Ok(file) = fs::File::open(path) {
+                    file.sync_all().map_err(io(path))?;
+                }
+                if let Some(parent) = path.parent() {
+                    dirs.insert(parent.to_owned());
+                }
+            }
+            for dir in dirs {
+                // Directories cannot be opened for syncing everywhere; best effort.
+                if let Ok(file) = fs::File::open(&dir) {
+                    let _ = file.sync_all();
+                }
+            }
+        }
+        self.pending.clear();
+        Ok(())
+    }
+}
+
+/// Writes `bytes` to a temporary file beside `path` (mode `mode` from the start) and
+/// renames it over `path`: readers see the old file or the new one, never a part.
+/// Durability is the caller's [`Writer::barrier`].
+fn write_replacing(path: &Path, bytes: &[u8], mode: u32) -> Result<(), GenerateError> {
+    use std::io::Write as _;
+    let name = path
+        .file_name()
+        .ok_or_else(|| GenerateError::InvalidSpec(format!("{} names no file", path.display())))?;
+    let mut temp_name = std::ffi::OsString::from(".");
+    temp_name.push(name);
+    temp_name.push(format!(".{}.tmp", std::process::id()));
+    let temp = path.with_file_name(temp_name);
+    let mut options = fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt as _;
+        options.mode(0o600);
+    }
+    let result = (|| {
+        let mut file = options.open(&temp)?;
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt as _;
+            // A temporary file left by a crashed run keeps its old mode: set it.
+            file.set_permissions(fs::Permissions::from_mode(mode))?;
+        }
+        file.write_all(bytes)?;
+        drop(file);
+        fs::rename(&temp, path)
+    })();
+    result.map_err(|error| {
+        let _ = fs::remove_file(&temp);
+        GenerateError::Io {
+            path: path.to_owned(),
+            error,
+        }
+    })
 }
 
 /// What the output directory held before.
@@ -517,6 +650,8 @@ struct PlannedUser {
     seed: Option<Seed>,
     claims: UserClaims,
     signer: Signer,
+    /// When the user's sigchain stopped vouching for its key: the revocation time.
+    withdrawn: Option<i64>,
 }
 
 enum Signer {
@@ -544,7 +679,7 @@ pub fn generate(
     let op_name = spec.operator.name.as_str();
     let existing = read_existing(&layout, spec)?;
     let now = options.now;
-    let mut writer = Writer::default();
+    let mut writer = Writer::new(&out, !non_empty);
 
     // Keys: the store's JWTs say which key is which.
     let old_op = existing.operator.as_ref().map(|(_, c)| c);
@@ -594,7 +729,14 @@ pub fn generate(
     for (account, account_keys) in spec.accounts.iter().zip(&keys) {
         let mut users = Vec::new();
         for user in &account.users {
-            users.push(plan_user(&layout, account, account_keys, user, &existing)?);
+            users.push(plan_user(
+                &layout,
+                spec,
+                account,
+                account_keys,
+                user,
+                &existing,
+            )?);
         }
         planned.push(users);
     }
@@ -608,8 +750,23 @@ pub fn generate(
         .chain(spec.accounts.iter().map(|a| a.name.as_str()))
         .map(|n| existing.accounts.get(n).map(|(_, c)| c))
         .collect();
+    // Keys the users' own sigchains withdrew, with the time of the withdrawing link.
+    let mut withdrawn: HashMap<String, i64> = HashMap::new();
+    for user in everyone.iter().flat_map(|us| us.iter()) {
+        if let Some(at) = user.withdrawn {
+            let entry = withdrawn.entry(user.public.to_string()).or_insert(at);
+            *entry = (*entry).max(at);
+        }
+    }
     for (users, old) in everyone.iter().zip(&old_accounts) {
         let mut map = old.map(|a| a.nats.revocations.clone()).unwrap_or_default();
+        for user in users.iter() {
+            if let Some(&at) = withdrawn.get(&user.public.to_string()) {
+                // As nats-io/jwt `RevokeAt`: a later time already there is kept.
+                let entry = map.entry(user.public.to_string()).or_insert(at);
+                *entry = (*entry).max(at);
+            }
+        }
         for key in &options.revoked {
             let text = key.with_role(Role::User).to_string();
             let here = users.iter().any(|u| u.public.to_string() == text);
@@ -674,6 +831,7 @@ pub fn generate(
         layout::GITIGNORE.as_bytes(),
         FILE_MODE,
     )?;
+    writer.barrier()?;
 
     // The store.
     writer.file(
@@ -697,7 +855,7 @@ pub fn generate(
             account_jwts[i].as_bytes(),
             FILE_MODE,
         )?;
-        make_dir(&layout.account_jwt(op_name, name).with_file_name("users"))?;
+        writer.dir(&layout.account_jwt(op_name, name).with_file_name("users"))?;
         let mut users_out = Vec::new();
         for user in everyone[i] {
             let jwt_path = layout.user_jwt(op_name, name, &user.name);
@@ -763,7 +921,7 @@ pub fn generate(
             })
             .collect(),
     };
-    make_dir(&layout.resolver_dir())?;
+    writer.dir(&layout.resolver_dir())?;
     writer.file(
         &layout.memory_conf(),
         config.memory().as_bytes(),
@@ -774,6 +932,7 @@ pub fn generate(
         config.full(&layout.resolver_dir()).as_bytes(),
         CONFIG_MODE,
     )?;
+    writer.barrier()?;
 
     Ok(Generated {
         operator: operator.public_key(),
@@ -790,7 +949,7 @@ pub fn generate(
 
 fn write_key(writer: &mut Writer, layout: &Layout, seed: &Seed) -> Result<(), GenerateError> {
     let path = layout.key(&seed.public_key());
-    if load_seed(layout, &seed.public_key().to_string())?.is_some() {
+    if !writer.fresh && load_seed(layout, &seed.public_key().to_string())?.is_some() {
         // Same public key, so the same seed: nothing to write.
         writer.unchanged.push(path);
         return Ok(());
@@ -919,11 +1078,47 @@ fn plan_sys_user(
         seed: Some(seed),
         claims,
         signer: Signer::Unscoped,
+        withdrawn: None,
     })
+}
+
+/// When `user`'s sigchain stopped vouching for its KEZ key (or `subject`): the time of
+/// the withdrawing link, raised to the `iat` of the user's store JWT for that key so that
+/// the revocation covers it. `None` without a sigchain, or while the chain vouches.
+fn chain_withdrawal(
+    spec: &Spec,
+    user: &UserSpec,
+    public: &PublicNkey,
+    old: Option<&UserClaims>,
+) -> Result<Option<i64>, GenerateError> {
+    let (Some(chain), Some(key)) = (&user.sigchain, &user.kez_key) else {
+        return Ok(None);
+    };
+    let invalid = |m: String| GenerateError::InvalidSpec(format!("user {:?}: {m}", user.name));
+    let key = kez_core::PublicKey::parse_canonical(key).map_err(|e| invalid(e.to_string()))?;
+    let subject = user.kez_subject().map_err(invalid)?;
+    let path = spec.resolve(chain);
+    let bytes = fs::read(&path).map_err(io(&path))?;
+    let withdrawal =
+        crate::sigchain::withdrawal_jsonl(&bytes, &key, subject.as_ref()).map_err(|error| {
+            GenerateError::Sigchain {
+                user: user.name.clone(),
+                path: path.clone(),
+                error: Box::new(error),
+            }
+        })?;
+    Ok(withdrawal.map(|w| {
+        let at = i64::try_from(w.link.at).unwrap_or(i64::MAX);
+        let issued = old
+            .filter(|c| c.data.subject == public.to_string())
+            .map_or(0, |c| c.data.issued_at);
+        at.max(issued)
+    }))
 }
 
 fn plan_user(
     layout: &Layout,
+    spec: &Spec,
     account: &AccountSpec,
     keys: &AccountKeys,
     user: &UserSpec,
@@ -949,6 +1144,11 @@ fn plan_user(
             (seed.public_key(), Some(seed))
         }
     };
+    let old = existing
+        .users
+        .get(&(account.name.clone(), user.name.clone()))
+        .map(|(_, c)| c);
+    let withdrawn = chain_withdrawal(spec, user, &public, old)?;
     let mut claims = UserClaims::new(public.to_string());
     claims.data.name = user.name.clone();
     claims.data.expires = user.expires_at().map_err(invalid)?;
@@ -973,5 +1173,6 @@ fn plan_user(
         seed,
         claims,
         signer,
+        withdrawn,
     })
 }

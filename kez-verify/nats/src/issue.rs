@@ -6,10 +6,19 @@
 //! an unscoped signing key (the user gets `issuer_account`) or a scoped one (the user
 //! must then carry no permissions; the scope's template applies). A user of an unscoped
 //! key needs permissions: none would mean everything.
+//!
+//! The account's identity key is refused when nats-server would refuse what it signs.
+//! `strict_signing_key_usage` is a member of the **operator** JWT (nats-io/jwt
+//! `v2/operator_claims.go`; account claims have no such member); nats-server
+//! (`UpdateAccountClaimsWithRefresh` in `server/accounts.go`) then leaves the account's
+//! identity key out of the user issuers of every account signed by one of that
+//! operator's signing keys. With [`UserOptions::operator_jwt`] the rule is applied
+//! exactly; without it, an account that lists signing keys is taken to need them (what
+//! `nats generate` writes by default), and the identity key is refused.
 
 use zeroize::Zeroizing;
 
-use crate::claims::{AccountClaims, Permission, UserClaims, UserPermissionLimits};
+use crate::claims::{AccountClaims, OperatorClaims, Permission, UserClaims, UserPermissionLimits};
 use crate::creds;
 use crate::jwt::{self, Jwt, JwtError};
 use crate::nkey::{NkeyError, Role, Seed};
@@ -30,6 +39,10 @@ pub struct UserOptions {
     pub sub_allow: Vec<String>,
     /// Grant `>` for both (instead of lists).
     pub allow_all: bool,
+    /// The operator JWT that signed the account JWT, when known: it says whether the
+    /// operator requires signing keys (`strict_signing_key_usage`). Used only with an
+    /// account JWT.
+    pub operator_jwt: Option<String>,
 }
 
 impl UserOptions {
@@ -64,6 +77,28 @@ pub enum IssueError {
     /// The account revokes this user key.
     #[error("the account revokes user key {0}")]
     Revoked(String),
+    /// The operator JWT does not decode or verify.
+    #[error("operator JWT: {0}")]
+    OperatorJwt(JwtError),
+    /// The account JWT is signed by neither the operator nor one of its signing keys.
+    #[error("the account {account} is signed by {issuer}, which is not the operator {operator} nor one of its signing keys")]
+    NotOperatorOfAccount {
+        /// The account.
+        account: String,
+        /// The account JWT's issuer.
+        issuer: String,
+        /// The operator.
+        operator: String,
+    },
+    /// The seed is the account's identity key, but signing keys are required
+    /// (`strict_signing_key_usage`): nats-server refuses users the identity key signs.
+    #[error("the signing key {account} is the account's identity key, and {}: nats-server refuses users it signs; sign with one of the account's signing keys", if *.operator_known { "its operator sets strict_signing_key_usage" } else { "the account lists signing keys, so its operator may set strict_signing_key_usage (give the operator JWT to show it does not)" })]
+    StrictSigningKeys {
+        /// The account.
+        account: String,
+        /// Whether the operator JWT said so (else the account's signing keys suggested it).
+        operator_known: bool,
+    },
     /// Permissions were given for a scoped signing key.
     #[error("the signing key is scoped (role {0:?}): its template sets the permissions, so none may be given")]
     ScopedWithPermissions(String),
@@ -81,7 +116,9 @@ impl IssueError {
     pub fn kind(&self) -> &'static str {
         match self {
             IssueError::ScopedWithPermissions(_) | IssueError::NoPermissions => "usage",
-            IssueError::NotAccountKey { .. } => "untrusted",
+            IssueError::NotAccountKey { .. }
+            | IssueError::NotOperatorOfAccount { .. }
+            | IssueError::StrictSigningKeys { .. } => "untrusted",
             IssueError::Revoked(_) => "revoked",
             _ => "malformed",
         }
@@ -109,7 +146,8 @@ impl std::fmt::Debug for IssuedUser {
 }
 
 /// Issues a user for `kez_key`, signed by `account_seed`, checked against
-/// `account_jwt` when given (without it, the seed is taken to be the account's own).
+/// `account_jwt` when given (without it, the seed is taken to be the account's own,
+/// and nothing is checked), and against [`UserOptions::operator_jwt`] when given.
 pub fn user(
     kez_key: &kez_core::SecretKey,
     account_seed: &Seed,
@@ -136,7 +174,9 @@ pub fn user(
         if account.nats.revocations.contains_key(&user_key) {
             return Err(IssueError::Revoked(user_key));
         }
-        if signer != account.data.subject {
+        if signer == account.data.subject {
+            refuse_identity_under_strict(&account, options.operator_jwt.as_deref())?;
+        } else {
             let key =
                 account
                     .nats
@@ -183,14 +223,61 @@ pub fn user(
     })
 }
 
+/// Refuses the account's identity key as a user issuer where nats-server does: the
+/// account is signed by a signing key of an operator with `strict_signing_key_usage`
+/// (nats-server `UpdateAccountClaimsWithRefresh`; an account signed by such an operator's
+/// identity key is refused altogether). Without the operator JWT, an account with
+/// signing keys is taken to need them.
+fn refuse_identity_under_strict(
+    account: &AccountClaims,
+    operator_jwt: Option<&str>,
+) -> Result<(), IssueError> {
+    let strict = |operator_known| IssueError::StrictSigningKeys {
+        account: account.data.subject.clone(),
+        operator_known,
+    };
+    let Some(text) = operator_jwt else {
+        if account.nats.signing_keys.is_empty() {
+            return Ok(());
+        }
+        return Err(strict(false));
+    };
+    let (operator, _) =
+        Jwt::decode_verified::<OperatorClaims>(text.trim()).map_err(IssueError::OperatorJwt)?;
+    let issuer = &account.data.issuer;
+    if *issuer != operator.data.subject && !operator.nats.signing_keys.contains(issuer) {
+        return Err(IssueError::NotOperatorOfAccount {
+            account: account.data.subject.clone(),
+            issuer: issuer.clone(),
+            operator: operator.data.subject.clone(),
+        });
+    }
+    if operator.nats.strict_signing_key_usage {
+        return Err(strict(true));
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::claims::{SigningKey, UserScope, USER_SCOPE_KIND};
     use kez_core::{Algorithm, SecretKey};
 
-    fn account(signing: &Seed, scoped: &Seed, revoked: Option<&str>) -> (Seed, String) {
+    /// An account with an unscoped and a scoped signing key, signed by the signing key
+    /// of an operator; returns the account seed, the account JWT and the operator JWT.
+    fn org(
+        signing: &Seed,
+        scoped: &Seed,
+        revoked: Option<&str>,
+        strict: bool,
+    ) -> (Seed, String, String) {
         let operator = Seed::generate(Role::Operator).unwrap();
+        let operator_signing = Seed::generate(Role::Operator).unwrap();
+        let mut op = OperatorClaims::new(operator.public_key().to_string());
+        op.nats.signing_keys = vec![operator_signing.public_key().to_string()];
+        op.nats.strict_signing_key_usage = strict;
+        let operator_jwt = jwt::encode(&mut op, &operator, 1).unwrap();
         let identity = Seed::generate(Role::Account).unwrap();
         let mut claims = AccountClaims::new(identity.public_key().to_string());
         let scope = UserScope {
@@ -206,8 +293,8 @@ mod tests {
         if let Some(key) = revoked {
             claims.nats.revocations.insert(key.to_string(), 100);
         }
-        let text = jwt::encode(&mut claims, &operator, 1).unwrap();
-        (identity, text)
+        let text = jwt::encode(&mut claims, &operator_signing, 1).unwrap();
+        (identity, text, operator_jwt)
     }
 
     #[test]
@@ -215,9 +302,10 @@ mod tests {
         let kez = SecretKey::generate(Algorithm::Ed25519);
         let signing = Seed::generate(Role::Account).unwrap();
         let scoped = Seed::generate(Role::Account).unwrap();
-        let (identity, account_jwt) = account(&signing, &scoped, None);
+        let (identity, account_jwt, operator_jwt) = org(&signing, &scoped, None, false);
         let mut options = UserOptions::new("alice", 500);
         options.sub_allow = vec!["orders.>".into()];
+        options.operator_jwt = Some(operator_jwt);
 
         let issued = user(&kez, &identity, Some(&account_jwt), &options).unwrap();
         let (claims, _) = Jwt::decode_verified::<UserClaims>(&issued.jwt).unwrap();
@@ -239,7 +327,8 @@ mod tests {
             user(&kez, &scoped, Some(&account_jwt), &options),
             Err(IssueError::ScopedWithPermissions(_))
         ));
-        let bare = UserOptions::new("alice", 500);
+        let mut bare = UserOptions::new("alice", 500);
+        bare.operator_jwt = options.operator_jwt.clone();
         let issued = user(&kez, &scoped, Some(&account_jwt), &bare).unwrap();
         let (claims, _) = Jwt::decode_verified::<UserClaims>(&issued.jwt).unwrap();
         assert!(claims.nats.permissions.is_empty());
@@ -259,7 +348,8 @@ mod tests {
         let kez = SecretKey::generate(Algorithm::Ed25519);
         let user_key = crate::nkey::PublicNkey::from_kez(&kez.public_key()).unwrap();
         let signing = Seed::generate(Role::Account).unwrap();
-        let (identity, account_jwt) = account(&signing, &signing, Some(&user_key.to_string()));
+        let (identity, account_jwt, _) =
+            org(&signing, &signing, Some(&user_key.to_string()), false);
         let mut options = UserOptions::new("alice", 500);
         options.allow_all = true;
         assert!(matches!(
@@ -271,5 +361,74 @@ mod tests {
             user(&bip, &identity, None, &options),
             Err(IssueError::Key(NkeyError::NotEd25519(_)))
         ));
+    }
+
+    /// Regression: `issue::user` signed a user with the account's identity seed under an
+    /// operator with `strict_signing_key_usage`, which nats-server then refused.
+    #[test]
+    fn identity_seed_under_strict_signing_key_usage_is_refused() {
+        let kez = SecretKey::generate(Algorithm::Ed25519);
+        let signing = Seed::generate(Role::Account).unwrap();
+        let scoped = Seed::generate(Role::Account).unwrap();
+        let mut options = UserOptions::new("alice", 500);
+        options.allow_all = true;
+
+        // Strict operator: the identity key is refused, the signing keys are not.
+        let (identity, account_jwt, operator_jwt) = org(&signing, &scoped, None, true);
+        options.operator_jwt = Some(operator_jwt.clone());
+        let err = user(&kez, &identity, Some(&account_jwt), &options).unwrap_err();
+        assert!(
+            matches!(
+                err,
+                IssueError::StrictSigningKeys {
+                    operator_known: true,
+                    ..
+                }
+            ),
+            "{err:?}"
+        );
+        assert_eq!(err.kind(), "untrusted");
+        assert!(
+            err.to_string().contains("strict_signing_key_usage"),
+            "{err}"
+        );
+        assert!(user(&kez, &signing, Some(&account_jwt), &options).is_ok());
+
+        // Operator unknown: an account with signing keys is taken to need them.
+        options.operator_jwt = None;
+        let err = user(&kez, &identity, Some(&account_jwt), &options).unwrap_err();
+        assert!(
+            matches!(
+                err,
+                IssueError::StrictSigningKeys {
+                    operator_known: false,
+                    ..
+                }
+            ),
+            "{err:?}"
+        );
+
+        // Not strict: the identity key may sign.
+        let (identity, account_jwt, operator_jwt) = org(&signing, &scoped, None, false);
+        options.operator_jwt = Some(operator_jwt);
+        assert!(user(&kez, &identity, Some(&account_jwt), &options).is_ok());
+
+        // An operator that did not sign the account is refused.
+        options.operator_jwt = Some(operator_jwt_of_another_operator());
+        assert!(matches!(
+            user(&kez, &identity, Some(&account_jwt), &options),
+            Err(IssueError::NotOperatorOfAccount { .. })
+        ));
+        options.operator_jwt = Some("not a jwt".into());
+        assert!(matches!(
+            user(&kez, &identity, Some(&account_jwt), &options),
+            Err(IssueError::OperatorJwt(_))
+        ));
+    }
+
+    fn operator_jwt_of_another_operator() -> String {
+        let other = Seed::generate(Role::Operator).unwrap();
+        let mut op = OperatorClaims::new(other.public_key().to_string());
+        jwt::encode(&mut op, &other, 1).unwrap()
     }
 }

@@ -12,6 +12,8 @@
 //!   [`issue`] issues one user for a person's own KEZ key; [`sigchain`] finds the keys
 //!   a KEZ sigchain retired, to revoke them.
 //! * [`check`]: checks any of those, including what nats-server silently accepts.
+//! * [`callout`]: an auth callout service admitting clients by their KEZ key, its
+//!   sigchain and a role mapping (the service itself behind the `callout` feature).
 //!
 //! ```
 //! use kez_nats::check::{self, CheckOptions};
@@ -43,10 +45,12 @@
 //! # }
 //! ```
 
+pub mod callout;
 pub mod check;
 pub mod claims;
 pub mod creds;
 pub mod generate;
+pub mod interop;
 pub mod issue;
 pub mod jwt;
 pub mod layout;

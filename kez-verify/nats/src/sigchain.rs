@@ -1,11 +1,13 @@
 //! The NATS user keys a KEZ sigchain no longer vouches for (SPEC.md §7.4): primary
-//! keys rotated away and device keys withdrawn. [`crate::generate`] revokes them in the
-//! accounts' `revocations`. Only Ed25519 keys can be NATS keys; BIP-340 keys are
-//! skipped.
+//! keys rotated away and device keys withdrawn, and (for a user that names the subject
+//! its chain vouches for) subjects whose claims the chain revoked. [`crate::generate`]
+//! revokes them in the accounts' `revocations`. Only Ed25519 keys can be NATS keys;
+//! BIP-340 keys are skipped.
 
 use std::collections::HashSet;
 
-use kez_core::sigchain::{self, ChainError, ChainState, Track};
+use kez_core::sigchain::{self, ChainError, ChainPoint, ChainState, Track};
+use kez_core::{Identity, PublicKey};
 
 use crate::nkey::PublicNkey;
 
@@ -24,6 +26,100 @@ pub fn retired_user_keys(state: &ChainState) -> Vec<PublicNkey> {
 pub fn retired_user_keys_jsonl(chain: &[u8]) -> Result<Vec<PublicNkey>, ChainError> {
     let verified = sigchain::verify_jsonl(chain, Track::Claims(HashSet::new()), None)?;
     Ok(retired_user_keys(verified.state()))
+}
+
+/// Why a chain no longer vouches for a key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum WithdrawnBy {
+    /// A `rotate` link replaced the key as primary.
+    Rotation,
+    /// A `revoke_device` link withdrew the device key.
+    DeviceRevocation,
+    /// `revoke` links withdrew every claim of the subject (one by one, or the subject
+    /// at once).
+    SubjectRevocation,
+}
+
+/// When and how a chain stopped vouching for a key: the link that did it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Withdrawal {
+    /// What withdrew it.
+    pub by: WithdrawnBy,
+    /// The link (its `seq` and `created_at`).
+    pub link: ChainPoint,
+}
+
+/// Why a chain cannot speak for a key. Never carries secret material.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum VouchError {
+    /// The chain does not verify.
+    #[error("the sigchain does not verify: {0}")]
+    Chain(#[from] ChainError),
+    /// The key was never a primary or device key of the chain.
+    #[error("{0} is neither a primary nor a device key of the sigchain")]
+    KeyNotInChain(String),
+    /// The chain never bound a claim for the subject.
+    #[error("the sigchain binds no claim for {0}")]
+    SubjectNotClaimed(String),
+}
+
+/// Whether a verified chain still vouches for `key` (and, when given, for `subject`):
+/// `None` while it does; otherwise the link that withdrew it — the latest of them when
+/// several did (a rotation and the subject's revocation), so that the revocation covers
+/// every user JWT issued before the chain last spoke.
+pub fn withdrawal(
+    state: &ChainState,
+    key: &PublicKey,
+    subject: Option<&Identity>,
+) -> Result<Option<Withdrawal>, VouchError> {
+    let mut found: Option<Withdrawal> = None;
+    let mut note = |by, link: ChainPoint| {
+        if found.is_none_or(|f| link.seq > f.link.seq) {
+            found = Some(Withdrawal { by, link });
+        }
+    };
+    match (state.primary_period(key), state.device_period(key)) {
+        (Some(period), _) => {
+            if let Some(until) = period.until {
+                note(WithdrawnBy::Rotation, until);
+            }
+        }
+        (None, Some(period)) => {
+            if let Some(until) = period.until {
+                note(WithdrawnBy::DeviceRevocation, until);
+            }
+        }
+        (None, None) => return Err(VouchError::KeyNotInChain(key.to_string())),
+    }
+    if let Some(subject) = subject {
+        let claims: Vec<_> = state
+            .claims()
+            .values()
+            .filter(|c| &c.subject == subject)
+            .collect();
+        if claims.is_empty() {
+            return Err(VouchError::SubjectNotClaimed(subject.to_string()));
+        }
+        let revoked: Option<Vec<ChainPoint>> = claims.iter().map(|c| c.revoked).collect();
+        if let Some(last) = revoked.and_then(|r| r.into_iter().max_by_key(|p| p.seq)) {
+            note(WithdrawnBy::SubjectRevocation, last);
+        }
+    }
+    Ok(found)
+}
+
+/// Verifies a JSONL sigchain in full and says whether it still vouches for `key` (and
+/// `subject`); see [`withdrawal`].
+pub fn withdrawal_jsonl(
+    chain: &[u8],
+    key: &PublicKey,
+    subject: Option<&Identity>,
+) -> Result<Option<Withdrawal>, VouchError> {
+    let verified = sigchain::verify_jsonl(chain, Track::All, None)?;
+    withdrawal(verified.state(), key, subject)
 }
 
 #[cfg(test)]

@@ -24,7 +24,7 @@
 //! ```
 
 use std::collections::BTreeMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
@@ -91,6 +91,10 @@ pub struct Spec {
     /// The accounts.
     #[serde(default)]
     pub accounts: Vec<AccountSpec>,
+    /// The directory relative paths in the spec (`sigchain`) are resolved against: the
+    /// spec file's directory with [`Spec::from_file`], else the working directory.
+    #[serde(skip)]
+    pub base_dir: Option<PathBuf>,
 }
 
 fn default_system_account() -> String {
@@ -352,6 +356,16 @@ pub struct UserSpec {
     /// `kez-verify nats user`.
     #[serde(default)]
     pub kez_key: Option<String>,
+    /// The person's KEZ sigchain (a JSONL file; relative to the spec file), which must
+    /// hold `kez_key` as a primary or device key. Once the chain rotates the key away or
+    /// withdraws the device — or revokes every claim of `subject` — the next
+    /// [`crate::generate`] revokes the user key, at the time of that link.
+    #[serde(default)]
+    pub sigchain: Option<String>,
+    /// The KEZ identity (e.g. `github:alice`) whose claims in `sigchain` vouch for the
+    /// person; optional, needs `sigchain`.
+    #[serde(default)]
+    pub subject: Option<String>,
 }
 
 impl UserSpec {
@@ -369,6 +383,14 @@ impl UserSpec {
                 i64::try_from(secs).map_err(|_| format!("{text:?} is too far away"))
             }
         }
+    }
+
+    /// The `subject`, parsed, if one is given.
+    pub fn kez_subject(&self) -> Result<Option<kez_core::Identity>, String> {
+        self.subject
+            .as_deref()
+            .map(|text| kez_core::Identity::parse(text).map_err(|e| e.to_string()))
+            .transpose()
     }
 
     /// The user nkey of the KEZ key, if one is given.
@@ -415,7 +437,17 @@ impl Spec {
             path: path.display().to_string(),
             error,
         })?;
-        Self::parse(&text)
+        let mut spec = Self::parse(&text)?;
+        spec.base_dir = Some(path.parent().unwrap_or(Path::new("")).to_owned());
+        Ok(spec)
+    }
+
+    /// A path of the spec (`sigchain`), resolved against [`Spec::base_dir`].
+    pub fn resolve(&self, path: &str) -> PathBuf {
+        match &self.base_dir {
+            Some(base) => base.join(path),
+            None => PathBuf::from(path),
+        }
     }
 
     /// The account named `name`.
@@ -508,6 +540,23 @@ impl Spec {
                 }
                 user.kez_user_key()
                     .map_err(|m| invalid(format!("{uat}.kez_key"), m))?;
+                if user.sigchain.is_some() && user.kez_key.is_none() {
+                    return Err(invalid(
+                        format!("{uat}.sigchain"),
+                        "a sigchain vouches for a KEZ key: give kez_key too",
+                    ));
+                }
+                if user.sigchain.as_deref() == Some("") {
+                    return Err(invalid(format!("{uat}.sigchain"), "an empty path"));
+                }
+                if user.subject.is_some() && user.sigchain.is_none() {
+                    return Err(invalid(
+                        format!("{uat}.subject"),
+                        "a subject is checked in a sigchain: give sigchain too",
+                    ));
+                }
+                user.kez_subject()
+                    .map_err(|m| invalid(format!("{uat}.subject"), m))?;
             }
             for (j, export) in account.exports.iter().enumerate() {
                 check_subject(
@@ -657,6 +706,8 @@ mod tests {
             (format!("{HEAD}[[accounts]]\nname = \"A\"\n[[accounts.imports]]\naccount = \"B\"\nsubject = \"x\"\ntype = \"stream\"\n"), "neither an account"),
             (format!("{HEAD}[[accounts]]\nname = \"A\"\n[[accounts.imports]]\naccount = \"B\"\nsubject = \"x.y\"\ntype = \"stream\"\n[[accounts]]\nname = \"B\"\n[[accounts.exports]]\nsubject = \"z.>\"\ntype = \"stream\"\n"), "exports no Stream"),
             (format!("{HEAD}[[accounts]]\nname = \"A\"\n[accounts.roles.r]\npub_allow = [\"a..b\"]\n"), "not a valid subject"),
+            (format!("{HEAD}[[accounts]]\nname = \"A\"\n[accounts.roles.r]\nallow_all = true\n[[accounts.users]]\nname = \"u\"\nkind = \"person\"\nroles = [\"r\"]\nsigchain = \"u.jsonl\"\n"), "give kez_key too"),
+            (format!("{HEAD}[[accounts]]\nname = \"A\"\n[accounts.roles.r]\nallow_all = true\n[[accounts.users]]\nname = \"u\"\nkind = \"person\"\nroles = [\"r\"]\nsubject = \"github:u\"\n"), "give sigchain too"),
         ];
         for (text, needle) in cases {
             let message = err(&text);

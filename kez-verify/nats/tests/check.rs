@@ -325,6 +325,43 @@ fn account_signed_by_an_unknown_operator_and_by_the_identity_under_strict_usage(
     only(&check(&home.store()), Code::ChainStrictSigningKey);
 }
 
+/// Regression (issue 5): a user signed by its account's identity key under an operator
+/// with `strict_signing_key_usage` checked clean, though nats-server refuses it.
+#[test]
+fn user_signed_by_the_account_identity_key_under_strict_usage() {
+    let home = Home::new();
+    let mut claims = home.user_claims("direct");
+    claims.nats.issuer_account.clear();
+    let identity = home.seed(&home.account("ORDERS").data.subject);
+    let path = home.put_user("direct", &jwt::encode(&mut claims, &identity, NOW).unwrap());
+    let report = check(&home.store());
+    only(&report, Code::ChainStrictSigningKey);
+    let finding = &report.findings()[0];
+    assert!(
+        finding.message().contains("strict_signing_key_usage"),
+        "{finding:?}"
+    );
+    assert!(
+        finding
+            .location()
+            .contains(&*path.file_name().unwrap().to_string_lossy()),
+        "{finding:?}"
+    );
+    assert_eq!(report.exit_code(), 1);
+
+    // The same user under an operator that does not require signing keys is fine.
+    let mut operator = home.operator();
+    operator.nats.strict_signing_key_usage = false;
+    let operator_seed = home.seed(&operator.data.subject);
+    std::fs::write(
+        home.g.layout.operator_jwt("acme"),
+        jwt::encode(&mut operator, &operator_seed, NOW).unwrap(),
+    )
+    .unwrap();
+    let report = check(&home.store());
+    assert!(report.findings().is_empty(), "{:#?}", report.findings());
+}
+
 #[test]
 fn scope_of_an_unknown_kind() {
     let home = Home::new();

@@ -295,3 +295,218 @@ fn a_store_jwt_whose_key_file_is_gone_is_refused_not_replaced() {
     let err = generate(&spec, &out, &options).unwrap_err();
     assert!(matches!(err, GenerateError::MissingKey { .. }), "{err}");
 }
+
+/// A person's sigchain, as JSONL links signed with their KEZ keys.
+struct Chain {
+    path: std::path::PathBuf,
+    links: Vec<kez_core::sigchain::Link>,
+}
+
+impl Chain {
+    fn init(path: std::path::PathBuf, key: &SecretKey, at: i64) -> Self {
+        let link = kez_core::sigchain::LinkBuilder::init(at as u64)
+            .sign(key, None)
+            .unwrap();
+        let chain = Chain {
+            path,
+            links: vec![link],
+        };
+        chain.write();
+        chain
+    }
+
+    fn push(
+        &mut self,
+        op: kez_core::sigchain::Op,
+        at: i64,
+        key: &SecretKey,
+        new: Option<&SecretKey>,
+    ) {
+        let link =
+            kez_core::sigchain::LinkBuilder::after(self.links.last().unwrap(), op, at as u64)
+                .sign(key, new)
+                .unwrap();
+        self.links.push(link);
+        self.write();
+    }
+
+    fn write(&self) {
+        let mut jsonl = Vec::new();
+        for link in &self.links {
+            jsonl.extend_from_slice(link.to_jcs());
+            jsonl.push(b'\n');
+        }
+        std::fs::write(&self.path, jsonl).unwrap();
+    }
+}
+
+/// `spec_text` with alice's entry naming her sigchain (and subject).
+fn spec_with_chain(kez_text: &str, chain: &Path, subject: Option<&str>) -> Spec {
+    let mut extra = format!("\nsigchain = {:?}", chain.display().to_string());
+    if let Some(subject) = subject {
+        extra.push_str(&format!("\nsubject = {subject:?}"));
+    }
+    let text = spec_text(kez_text).replace(
+        &format!("kez_key = \"{kez_text}\""),
+        &format!("kez_key = \"{kez_text}\"{extra}"),
+    );
+    assert!(text.contains("sigchain = "));
+    Spec::parse(&text).unwrap()
+}
+
+fn account_claims(generated: &Generated, name: &str) -> AccountClaims {
+    let text = std::fs::read_to_string(generated.layout.account_jwt("acme", name)).unwrap();
+    Jwt::decode_verified::<AccountClaims>(&text).unwrap().0
+}
+
+#[test]
+fn a_sigchain_rotating_the_kez_key_away_revokes_the_user_at_the_links_time() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    let (first_key, kez_text) = kez_key();
+    let second_key = SecretKey::generate(Algorithm::Ed25519);
+    let mut chain = Chain::init(dir.path().join("alice.jsonl"), &first_key, NOW - 1000);
+    let spec = spec_with_chain(&kez_text, &chain.path, None);
+
+    // The chain vouches for the key: nothing is revoked.
+    let first = build(&out, &spec, false);
+    let alice = user(&first, "ORDERS", "alice").clone();
+    assert!(!alice.revoked);
+    assert!(account_claims(&first, "ORDERS").nats.revocations.is_empty());
+    assert!(check(&out).findings().is_empty());
+
+    // Alice rotates to a new key; the next run revokes the old one at the link's time
+    // and re-signs the account JWT.
+    chain.push(
+        kez_core::sigchain::Op::Rotate {
+            new_key: second_key.public_key(),
+        },
+        NOW + 100,
+        &first_key,
+        Some(&second_key),
+    );
+    let mut options = GenerateOptions::at(NOW + 200);
+    options.force = true;
+    let second = generate(&spec, &out, &options).unwrap();
+    assert!(user(&second, "ORDERS", "alice").revoked);
+    let orders = account_claims(&second, "ORDERS");
+    assert_eq!(
+        orders.nats.revocations.get(&alice.public_key.to_string()),
+        Some(&(NOW + 100))
+    );
+    assert_eq!(
+        orders.data.issued_at,
+        NOW + 200,
+        "the account JWT is re-signed"
+    );
+    assert!(second
+        .written
+        .contains(&second.layout.account_jwt("acme", "ORDERS")));
+    // Alice is not in BILLING, whose JWT is untouched.
+    assert!(account_claims(&second, "BILLING")
+        .nats
+        .revocations
+        .is_empty());
+    assert!(second
+        .unchanged
+        .contains(&second.layout.account_jwt("acme", "BILLING")));
+    let report = check(&out);
+    assert_eq!(codes(&report), [Code::ChainUserRevoked]);
+    assert!(report.findings()[0].location().contains("alice"));
+
+    // Stable: the next run writes nothing.
+    let mut options = GenerateOptions::at(NOW + 300);
+    options.force = true;
+    let third = generate(&spec, &out, &options).unwrap();
+    assert!(third.written.is_empty(), "{:#?}", third.written);
+}
+
+#[test]
+fn a_sigchain_revoking_the_subject_revokes_the_user_and_covers_its_store_jwt() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    let (key, kez_text) = kez_key();
+    let subject: kez_core::Identity = "github:alice".parse().unwrap();
+    let claim = kez_core::ClaimBuilder::new(subject.clone(), (NOW - 950) as u64)
+        .sign(&key, None)
+        .unwrap();
+    let mut chain = Chain::init(dir.path().join("alice.jsonl"), &key, NOW - 1000);
+    chain.push(
+        kez_core::sigchain::Op::Add {
+            claim: claim.id(),
+            subject: subject.clone(),
+        },
+        NOW - 900,
+        &key,
+        None,
+    );
+    let spec = spec_with_chain(&kez_text, &chain.path, Some("github:alice"));
+    let first = build(&out, &spec, false);
+    let alice = user(&first, "ORDERS", "alice").clone();
+    assert!(!alice.revoked);
+
+    // The subject is revoked by a link dated before the store JWT was issued (NOW): the
+    // revocation is raised to that JWT's iat, so that nats-server refuses it.
+    chain.push(
+        kez_core::sigchain::Op::Revoke(kez_core::sigchain::RevokeTarget::Subject(subject)),
+        NOW - 500,
+        &key,
+        None,
+    );
+    let mut options = GenerateOptions::at(NOW + 60);
+    options.force = true;
+    let second = generate(&spec, &out, &options).unwrap();
+    assert!(user(&second, "ORDERS", "alice").revoked);
+    assert_eq!(
+        account_claims(&second, "ORDERS")
+            .nats
+            .revocations
+            .get(&alice.public_key.to_string()),
+        Some(&NOW)
+    );
+    assert_eq!(codes(&check(&out)), [Code::ChainUserRevoked]);
+}
+
+#[test]
+fn a_sigchain_that_does_not_vouch_for_the_user_stops_the_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let (key, kez_text) = kez_key();
+    let stranger = SecretKey::generate(Algorithm::Ed25519);
+    let chain = Chain::init(dir.path().join("other.jsonl"), &stranger, NOW - 1000);
+    let vouch_error = |spec: &Spec, name: &str| {
+        let err = generate(spec, &dir.path().join(name), &GenerateOptions::at(NOW)).unwrap_err();
+        assert_eq!(err.kind(), "malformed");
+        match err {
+            GenerateError::Sigchain { user, error, .. } => {
+                assert_eq!(user, "alice");
+                *error
+            }
+            other => panic!("{other:?}"),
+        }
+    };
+    // Someone else's chain.
+    let spec = spec_with_chain(&kez_text, &chain.path, None);
+    assert!(matches!(
+        vouch_error(&spec, "a"),
+        kez_nats::sigchain::VouchError::KeyNotInChain(_)
+    ));
+    // Her own chain, which never claimed the subject.
+    let own = Chain::init(dir.path().join("alice.jsonl"), &key, NOW - 1000);
+    let spec = spec_with_chain(&kez_text, &own.path, Some("github:alice"));
+    assert!(matches!(
+        vouch_error(&spec, "b"),
+        kez_nats::sigchain::VouchError::SubjectNotClaimed(_)
+    ));
+    // A tampered chain.
+    let mut bytes = std::fs::read(&own.path).unwrap();
+    let at = bytes.len() / 2;
+    bytes[at] ^= 1;
+    std::fs::write(&own.path, bytes).unwrap();
+    let spec = spec_with_chain(&kez_text, &own.path, None);
+    assert!(matches!(
+        vouch_error(&spec, "c"),
+        kez_nats::sigchain::VouchError::Chain(_)
+    ));
+    // Nothing was written.
+    assert!(!dir.path().join("a/stores").exists());
+}

@@ -550,12 +550,14 @@ async fn a_user_issued_for_a_kez_key_connects() {
     .await;
 }
 
-/// The operator sets `strict_signing_key_usage` (the spec's default), so nats-server does
-/// not take the account's identity key as a user issuer (`UpdateAccountClaimsWithRefresh`
-/// in nats-server `server/accounts.go` adds it to the signing keys only when not strict):
-/// `issue::user` accepts that seed, and the server refuses what it signs.
+/// Regression (issue 5): `issue::user` signed users with the account's identity seed
+/// although the operator sets `strict_signing_key_usage` (the spec's default), and
+/// nats-server does not take that key as a user issuer (`UpdateAccountClaimsWithRefresh`
+/// in nats-server `server/accounts.go` adds it to the signing keys only when not strict).
+/// Now `issue::user` refuses the seed, with or without the operator JWT; what it used to
+/// sign is refused by the server, and `check` reports it.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn under_strict_signing_a_user_signed_by_the_account_identity_key_is_refused() {
+async fn issue_user_with_the_identity_seed_under_strict_signing_key_usage() {
     let org = Org::new();
     let server = org.server();
     let key = SecretKey::generate(Algorithm::Ed25519);
@@ -563,15 +565,59 @@ async fn under_strict_signing_a_user_signed_by_the_account_identity_key_is_refus
     let mut options = UserOptions::new("kez-person", unix_now());
     options.pub_allow = vec![ALLOWED.to_owned()];
     options.sub_allow = vec![ALLOWED.to_owned()];
+    let account_jwt = org.account_jwt("APP");
+    let refused = issue::user(&key, &org.seed(&app), Some(&account_jwt), &options).unwrap_err();
+    assert!(
+        matches!(refused, issue::IssueError::StrictSigningKeys { .. }),
+        "{refused:?}"
+    );
+    options.operator_jwt =
+        Some(fs::read_to_string(org.generated.layout.operator_jwt(OPERATOR)).unwrap());
+    let refused = issue::user(&key, &org.seed(&app), Some(&account_jwt), &options).unwrap_err();
+    assert!(
+        matches!(
+            refused,
+            issue::IssueError::StrictSigningKeys {
+                operator_known: true,
+                ..
+            }
+        ),
+        "{refused:?}"
+    );
+    // The signing key still works for the same person.
     let issued = issue::user(
         &key,
-        &org.seed(&app),
-        Some(&org.account_jwt("APP")),
+        &unscoped_signing_key(&org),
+        Some(&account_jwt),
         &options,
     )
     .unwrap();
-    let path = org.write_creds("kez-identity.creds", &issued.creds);
+    let path = org.write_creds("kez-signing.creds", &issued.creds);
+    connect(&server, &path).await.unwrap();
+
+    // What the identity seed signs, nats-server refuses; check says so.
+    let user_seed = Seed::from_kez(&key).unwrap();
+    let mut claims = UserClaims::new(user_seed.public_key().to_string());
+    claims.data.name = "kez-person".into();
+    claims.nats.permissions.permissions.publish.allow = vec![ALLOWED.to_owned()];
+    let token = jwt::encode(&mut claims, &org.seed(&app), unix_now()).unwrap();
+    let path = org.write_creds(
+        "kez-identity.creds",
+        &kez_nats::creds::format(&token, &user_seed),
+    );
     expect_refused(&server, &path, AUTH_FAILURE).await;
+    let user_jwt = org.generated.layout.user_jwt(OPERATOR, "APP", "kez-person");
+    fs::write(&user_jwt, &token).unwrap();
+    let report = kez_nats::check::check(org.generated.layout.store(OPERATOR)).unwrap();
+    assert!(
+        report
+            .findings()
+            .iter()
+            .any(|f| f.code() == kez_nats::check::Code::ChainStrictSigningKey
+                && f.location().contains("kez-person")),
+        "{:#?}",
+        report.findings()
+    );
 }
 
 fn hex(bytes: &[u8]) -> String {
@@ -691,4 +737,98 @@ fn nats_py_and_python_nkeys_agree_with_our_output() {
         "{context}"
     );
     assert_eq!(client["still_connected"], true, "{context}");
+}
+
+/// A person's KEZ key whose spec entry names their sigchain: once the chain rotates the
+/// key away, the next `generate` revokes it (at the link's time, in the re-signed
+/// account JWT), and nats-server started on the regenerated config refuses the `.creds`
+/// it accepted before.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_user_whose_sigchain_rotates_its_kez_key_away_is_refused_after_regeneration() {
+    use kez_core::sigchain::{LinkBuilder, Op};
+    let now = unix_now();
+    let dir = tempfile::tempdir().unwrap();
+    let first = SecretKey::generate(Algorithm::Ed25519);
+    let second = SecretKey::generate(Algorithm::Ed25519);
+    let chain_path = dir.path().join("person.jsonl");
+    let init = LinkBuilder::init(u64::try_from(now - 2 * DAY).unwrap())
+        .sign(&first, None)
+        .unwrap();
+    let line = |link: &kez_core::sigchain::Link| {
+        let mut bytes = link.to_jcs().to_vec();
+        bytes.push(b'\n');
+        bytes
+    };
+    fs::write(&chain_path, line(&init)).unwrap();
+    let spec = Spec::parse(&format!(
+        r#"
+[operator]
+name = "{OPERATOR}"
+
+[[accounts]]
+name = "APP"
+[accounts.roles.worker]
+pub_allow = ["app.ok.>"]
+sub_allow = ["app.ok.>"]
+[[accounts.users]]
+name = "person"
+kind = "person"
+roles = ["worker"]
+kez_key = "{}"
+sigchain = {:?}
+"#,
+        first.public_key(),
+        chain_path.display().to_string()
+    ))
+    .unwrap();
+    let out = dir.path().join("out");
+    let generated = generate(&spec, &out, &GenerateOptions::at(now - DAY)).unwrap();
+    let person = user(&generated, "APP", "person").clone();
+    assert!(!person.revoked);
+    // The person's `.creds`: the store JWT and their own KEZ key.
+    let token = fs::read_to_string(person.jwt.as_ref().unwrap()).unwrap();
+    let creds = dir.path().join("person.creds");
+    fs::write(
+        &creds,
+        kez_nats::creds::format(&token, &Seed::from_kez(&first).unwrap()).as_bytes(),
+    )
+    .unwrap();
+    {
+        let server = Server::start(&generated.memory_config);
+        let (client, _) = connect(&server, &creds)
+            .await
+            .unwrap_or_else(|e| panic!("{e}; server log:\n{}", server.log_text()));
+        round_trip(&client, ALLOWED).await;
+    }
+
+    // The person rotates to a new key.
+    let rotate = LinkBuilder::after(
+        &init,
+        Op::Rotate {
+            new_key: second.public_key(),
+        },
+        u64::try_from(now - 60).unwrap(),
+    )
+    .sign(&first, Some(&second))
+    .unwrap();
+    let mut jsonl = line(&init);
+    jsonl.extend(line(&rotate));
+    fs::write(&chain_path, jsonl).unwrap();
+    let mut options = GenerateOptions::at(now);
+    options.force = true;
+    let regenerated = generate(&spec, &out, &options).unwrap();
+    assert!(user(&regenerated, "APP", "person").revoked);
+    let (account, _) = Jwt::decode_verified::<AccountClaims>(
+        fs::read_to_string(regenerated.layout.account_jwt(OPERATOR, "APP"))
+            .unwrap()
+            .trim(),
+    )
+    .unwrap();
+    assert_eq!(
+        account.nats.revocations.get(&person.public_key.to_string()),
+        Some(&(now - 60))
+    );
+
+    let server = Server::start(&regenerated.memory_config);
+    expect_refused(&server, &creds, "User authentication revoked").await;
 }

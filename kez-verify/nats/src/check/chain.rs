@@ -126,6 +126,12 @@ fn restricts_nothing(permissions: &Permissions) -> bool {
 }
 
 fn users(ctx: &mut Context) {
+    let operators: Vec<_> = ctx
+        .operators
+        .iter()
+        .filter(|o| o.signature_ok)
+        .cloned()
+        .collect();
     // Only accounts whose own signature verified can vouch for users.
     let accounts: Vec<_> = ctx
         .accounts
@@ -171,7 +177,30 @@ fn users(ctx: &mut Context) {
             continue;
         };
         let mut effective = user.claims.nats.permissions.clone();
-        if issuer != account.subject() {
+        if issuer == account.subject() {
+            // nats-server leaves the identity key out of the user issuers of an account
+            // signed by a signing key of a strict operator (`UpdateAccountClaimsWithRefresh`).
+            let strict = operators.iter().find(|op| {
+                op.claims.nats.strict_signing_key_usage
+                    && op
+                        .claims
+                        .nats
+                        .signing_keys
+                        .iter()
+                        .any(|k| k == account.issuer())
+            });
+            if let Some(op) = strict {
+                ctx.push(
+                    Code::ChainStrictSigningKey,
+                    &user.location,
+                    format!(
+                        "{what} is signed by the identity key of {}, whose operator {} sets strict_signing_key_usage: nats-server refuses it",
+                        account.describe(),
+                        op.subject()
+                    ),
+                );
+            }
+        } else {
             match account.claims.nats.signing_key(&issuer) {
                 None => {
                     ctx.push(

@@ -136,7 +136,7 @@ codes! {
         "the account is signed by a key that is neither the operator nor one of its signing keys";
     /// An account signed by the operator identity under strict signing key usage.
     ChainStrictSigningKey = "chain.strict_signing_key", Error, Untrusted,
-        "the operator requires signing keys (strict_signing_key_usage) but the account is signed by the operator's identity key";
+        "the operator requires signing keys (strict_signing_key_usage) but the account is signed by the operator's identity key, or a user by its account's identity key";
     /// A scope kind nats-io/jwt does not know.
     ChainScopeKindUnknown = "chain.scope_kind_unknown", Error, Malformed,
         "a scoped signing key whose kind is not \"user_scope\": nats-io/jwt cannot decode the account";

@@ -1,0 +1,3 @@
+//! libFuzzer entry point for `kez_fuzz::nats_jwt`.
+#![no_main]
+libfuzzer_sys::fuzz_target!(|data: &[u8]| kez_fuzz::nats_jwt(data));
