@@ -506,8 +506,9 @@ fn permission(allow: &[String], deny: &[String]) -> Permission {
     }
 }
 
-/// A role's permissions and limits, as a scope template.
-fn role_template(role: &RoleSpec) -> UserPermissionLimits {
+/// A role's permissions and limits, as a scope template (also what the auth callout
+/// grants a role, [`crate::callout::roles`]).
+pub(crate) fn role_template(role: &RoleSpec) -> UserPermissionLimits {
     let mut t = UserPermissionLimits::default();
     if role.allow_all {
         let all = [">".to_string()];
@@ -548,8 +549,8 @@ fn most(a: i64, b: i64) -> i64 {
     }
 }
 
-/// The union of several roles' templates.
-fn merge(templates: &[UserPermissionLimits]) -> UserPermissionLimits {
+/// The union of several roles' templates (a user's, or a callout member's, roles).
+pub(crate) fn merge(templates: &[UserPermissionLimits]) -> UserPermissionLimits {
     let mut out = templates.first().cloned().unwrap_or_default();
     for t in templates.iter().skip(1) {
         let (p, q) = (&mut out.permissions, &t.permissions);

@@ -122,10 +122,58 @@ pub fn withdrawal_jsonl(
     withdrawal(verified.state(), key, subject)
 }
 
+/// Sigchains for the crate's unit tests.
+#[cfg(test)]
+pub(crate) mod testing {
+    use kez_core::sigchain::{Link, LinkBuilder, Op};
+    use kez_core::SecretKey;
+
+    /// A chain of `primary`: its init at 100, then `ops` at 101, 102, …, each signed by
+    /// `primary`.
+    pub(crate) fn chain(primary: &SecretKey, ops: impl IntoIterator<Item = Op>) -> Vec<Link> {
+        let mut links = vec![LinkBuilder::init(100).sign(primary, None).unwrap()];
+        for (i, op) in ops.into_iter().enumerate() {
+            let link = LinkBuilder::after(links.last().unwrap(), op, 101 + i as u64)
+                .sign(primary, None)
+                .unwrap();
+            links.push(link);
+        }
+        links
+    }
+
+    /// [`chain`], then `primary` rotated to `next` at 200.
+    pub(crate) fn rotated_chain(
+        primary: &SecretKey,
+        ops: impl IntoIterator<Item = Op>,
+        next: &SecretKey,
+    ) -> Vec<Link> {
+        let mut links = chain(primary, ops);
+        let rotate = Op::Rotate {
+            new_key: next.public_key(),
+        };
+        let link = LinkBuilder::after(links.last().unwrap(), rotate, 200)
+            .sign(primary, Some(next))
+            .unwrap();
+        links.push(link);
+        links
+    }
+
+    /// `links` as JSONL: each link's JCS bytes and a newline.
+    pub(crate) fn jsonl(links: &[Link]) -> Vec<u8> {
+        let mut out = Vec::new();
+        for link in links {
+            out.extend_from_slice(link.to_jcs());
+            out.push(b'\n');
+        }
+        out
+    }
+}
+
 #[cfg(test)]
 mod tests {
+    use super::testing::{jsonl, rotated_chain};
     use super::*;
-    use kez_core::sigchain::{LinkBuilder, Op};
+    use kez_core::sigchain::Op;
     use kez_core::{Algorithm, SecretKey};
 
     #[test]
@@ -135,7 +183,6 @@ mod tests {
         let device = SecretKey::generate(Algorithm::Ed25519);
         let kept = SecretKey::generate(Algorithm::Ed25519);
         let nostr = SecretKey::generate(Algorithm::Bip340);
-        let mut links = vec![LinkBuilder::init(100).sign(&first, None).unwrap()];
         let ops = [
             Op::AddDevice {
                 device: device.public_key(),
@@ -156,24 +203,7 @@ mod tests {
                 device: nostr.public_key(),
             },
         ];
-        for (i, op) in ops.into_iter().enumerate() {
-            let link = LinkBuilder::after(links.last().unwrap(), op, 101 + i as u64)
-                .sign(&first, None)
-                .unwrap();
-            links.push(link);
-        }
-        let rotate = Op::Rotate {
-            new_key: second.public_key(),
-        };
-        let link = LinkBuilder::after(links.last().unwrap(), rotate, 200)
-            .sign(&first, Some(&second))
-            .unwrap();
-        links.push(link);
-        let mut jsonl = Vec::new();
-        for link in &links {
-            jsonl.extend_from_slice(link.to_jcs());
-            jsonl.push(b'\n');
-        }
+        let jsonl = jsonl(&rotated_chain(&first, ops, &second));
         let retired = retired_user_keys_jsonl(&jsonl).unwrap();
         let expected: Vec<PublicNkey> = [&first, &device]
             .iter()

@@ -327,6 +327,26 @@ pub struct RoleSpec {
     pub allow_all: bool,
 }
 
+impl RoleSpec {
+    /// Why the role cannot stand as written, if it cannot: it lists no subjects and
+    /// does not set `allow_all` (NATS would allow everything), or does both.
+    pub(crate) fn grant_error(&self) -> Option<&'static str> {
+        let grants = !(self.pub_allow.is_empty()
+            && self.pub_deny.is_empty()
+            && self.sub_allow.is_empty()
+            && self.sub_deny.is_empty());
+        if !grants && !self.allow_all {
+            return Some(
+                "no pub_allow, pub_deny, sub_allow or sub_deny: NATS would let its users publish and subscribe to everything; list subjects, or set allow_all = true",
+            );
+        }
+        if grants && self.allow_all {
+            return Some("allow_all = true with subject lists");
+        }
+        None
+    }
+}
+
 /// What a user is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -477,18 +497,8 @@ impl Spec {
                 if name.is_empty() {
                     return Err(invalid(field, "a role needs a name"));
                 }
-                let grants = !(role.pub_allow.is_empty()
-                    && role.pub_deny.is_empty()
-                    && role.sub_allow.is_empty()
-                    && role.sub_deny.is_empty());
-                if !grants && !role.allow_all {
-                    return Err(invalid(
-                        field,
-                        "no pub_allow, pub_deny, sub_allow or sub_deny: NATS would let its users publish and subscribe to everything; list subjects, or set allow_all = true",
-                    ));
-                }
-                if grants && role.allow_all {
-                    return Err(invalid(field, "allow_all = true with subject lists"));
+                if let Some(message) = role.grant_error() {
+                    return Err(invalid(field, message));
                 }
                 for (list, subjects) in [
                     ("pub_allow", &role.pub_allow),

@@ -9,14 +9,13 @@
 //! never skip.
 #![allow(clippy::unwrap_used)]
 
+mod support;
+
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
 
-use async_nats::{Auth, ConnectErrorKind, Event, ServerError};
-use futures_util::StreamExt as _;
+use async_nats::{Auth, Event, ServerError};
 use kez_core::sigchain::{Link, LinkBuilder, Op};
 use kez_core::{Algorithm, PublicKey, SecretKey};
 use kez_nats::callout::chains::ChainSource;
@@ -32,110 +31,13 @@ use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 use tokio::time::timeout;
 
-/// Bound on the server start-up and on every client step.
-const WAIT: Duration = Duration::from_secs(10);
-const STEP: Duration = Duration::from_secs(5);
+use support::nats_server::{assert_refused, expect_permissions, round_trip, Server, STEP, WAIT};
 
 const ALLOWED: &str = "app.ok.ping";
 /// Inside the allowed `app.ok.>`, but denied for publishing.
 const DENIED_PUB: &str = "app.ok.audit";
 /// Outside the allowed subjects altogether.
 const DENIED: &str = "app.secret";
-
-const SETUP_HINT: &str = "run crosstest/nats/setup.sh";
-
-fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../..")
-        .canonicalize()
-        .unwrap()
-}
-
-/// A program of the NATS venv; fails (never skips) when the venv is missing.
-fn venv_bin(name: &str) -> PathBuf {
-    let path = repo_root().join(".venv-nats/bin").join(name);
-    assert!(
-        path.is_file(),
-        "{} is missing: {SETUP_HINT}",
-        path.display()
-    );
-    path
-}
-
-/// A nats-server on 127.0.0.1 and a free port, with `-D` logging to a file; killed on drop.
-struct Server {
-    child: Child,
-    url: String,
-    log: PathBuf,
-    _dir: TempDir,
-}
-
-impl Server {
-    fn start(config: &Path) -> Self {
-        let bin = venv_bin("nats-server");
-        let dir = tempfile::tempdir().unwrap();
-        let log = dir.path().join("nats-server.log");
-        let ports = dir.path().join("ports");
-        fs::create_dir(&ports).unwrap();
-        let child = Command::new(&bin)
-            .arg("-c")
-            .arg(config)
-            .args(["-a", "127.0.0.1", "-p", "-1", "-D", "--ports_file_dir"])
-            .arg(&ports)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(fs::File::create(&log).unwrap())
-            .spawn()
-            .unwrap_or_else(|e| panic!("cannot start {}: {e}; {SETUP_HINT}", bin.display()));
-        let mut server = Server {
-            child,
-            url: String::new(),
-            log,
-            _dir: dir,
-        };
-        let deadline = Instant::now() + WAIT;
-        loop {
-            if let Some(url) = read_ports(&ports) {
-                server.url = url;
-                return server;
-            }
-            if let Ok(Some(status)) = server.child.try_wait() {
-                panic!("nats-server exited ({status}):\n{}", server.log_text());
-            }
-            assert!(
-                Instant::now() < deadline,
-                "nats-server wrote no ports file within {WAIT:?}:\n{}",
-                server.log_text()
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    }
-
-    fn log_text(&self) -> String {
-        fs::read_to_string(&self.log).unwrap_or_default()
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// `{"nats":["nats://127.0.0.1:N"], …}` from `nats-server_<pid>.ports`, once complete.
-fn read_ports(dir: &Path) -> Option<String> {
-    for entry in fs::read_dir(dir).ok()? {
-        let path = entry.ok()?.path();
-        let name = path.file_name()?.to_str()?;
-        if name.starts_with("nats-server_") && name.ends_with(".ports") {
-            let json: serde_json::Value =
-                serde_json::from_str(&fs::read_to_string(&path).ok()?).ok()?;
-            return json["nats"][0].as_str().map(str::to_owned);
-        }
-    }
-    None
-}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Mode {
@@ -498,54 +400,6 @@ async fn connect_forged(
         .expect("connect timed out")
 }
 
-fn assert_refused<T>(result: Result<T, async_nats::ConnectError>, server: &Server) {
-    match result {
-        Ok(_) => panic!(
-            "the client was admitted; server log:\n{}",
-            server.log_text()
-        ),
-        Err(e) => assert_eq!(
-            e.kind(),
-            ConnectErrorKind::AuthorizationViolation,
-            "{e}; server log:\n{}",
-            server.log_text()
-        ),
-    }
-}
-
-/// A publish and subscribe round trip on `subject`.
-async fn round_trip(client: &async_nats::Client, subject: &str) {
-    let mut sub = timeout(STEP, client.subscribe(subject.to_owned()))
-        .await
-        .unwrap()
-        .unwrap();
-    timeout(STEP, client.flush()).await.unwrap().unwrap();
-    timeout(STEP, client.publish(subject.to_owned(), "ping".into()))
-        .await
-        .unwrap()
-        .unwrap();
-    let message = timeout(STEP, sub.next())
-        .await
-        .expect("no message within the bound")
-        .expect("subscription ended");
-    assert_eq!(message.subject.as_str(), subject);
-    assert_eq!(&message.payload[..], b"ping");
-}
-
-/// Waits (bounded) for a server error containing `needle`.
-async fn expect_server_error(rx: &mut mpsc::UnboundedReceiver<ServerError>, needle: &str) {
-    let found = timeout(STEP, async {
-        while let Some(error) = rx.recv().await {
-            if error.to_string().contains(needle) {
-                return true;
-            }
-        }
-        false
-    })
-    .await;
-    assert_eq!(found, Ok(true), "no server error containing {needle:?}");
-}
-
 /// The cases every mode runs: admitted with the role's permissions (primary key and
 /// device key), refused with a forged proof, refused when unknown, refused after the
 /// device is revoked in the sigchain.
@@ -565,29 +419,7 @@ async fn admits_and_refuses(mode: Mode, with_xkey: bool) {
         }
         other => panic!("{other}"),
     }
-    round_trip(&client, ALLOWED).await;
-    timeout(STEP, client.publish(DENIED_PUB, "no".into()))
-        .await
-        .unwrap()
-        .unwrap();
-    timeout(STEP, client.flush()).await.unwrap().unwrap();
-    expect_server_error(
-        &mut errors,
-        &format!("Permissions Violation for Publish to \"{DENIED_PUB}\""),
-    )
-    .await;
-    let _denied = timeout(STEP, client.subscribe(DENIED))
-        .await
-        .unwrap()
-        .unwrap();
-    timeout(STEP, client.flush()).await.unwrap().unwrap();
-    expect_server_error(
-        &mut errors,
-        &format!("Permissions Violation for Subscription to \"{DENIED}\""),
-    )
-    .await;
-    // Violations do not cost the connection.
-    round_trip(&client, ALLOWED).await;
+    expect_permissions(&client, &mut errors, ALLOWED, DENIED_PUB, DENIED).await;
     drop(client);
 
     // Admitted: the device key, through the chain's primary key.
@@ -603,6 +435,7 @@ async fn admits_and_refuses(mode: Mode, with_xkey: bool) {
     assert_refused(
         connect_forged(server, &fixture.alice.primary, &mallory).await,
         server,
+        &"the client",
     );
     match service.decision().await {
         Decision::Refused {
@@ -613,7 +446,7 @@ async fn admits_and_refuses(mode: Mode, with_xkey: bool) {
     }
 
     // Refused: a key in no sigchain.
-    assert_refused(connect_kez(server, &mallory).await, server);
+    assert_refused(connect_kez(server, &mallory).await, server, &"the client");
     match service.decision().await {
         Decision::Refused {
             reason: Refusal::UnknownKey(key),
@@ -624,7 +457,11 @@ async fn admits_and_refuses(mode: Mode, with_xkey: bool) {
 
     // Refused: the device key after the chain revokes it.
     fixture.alice.revoke_device();
-    assert_refused(connect_kez(server, &fixture.alice.device).await, server);
+    assert_refused(
+        connect_kez(server, &fixture.alice.device).await,
+        server,
+        &"the client",
+    );
     match service.decision().await {
         Decision::Refused {
             reason: Refusal::Revoked { key, .. },

@@ -5,15 +5,16 @@
 //! tests fail, they never skip.
 #![allow(clippy::unwrap_used)]
 
+mod support;
+
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use async_nats::{ConnectErrorKind, Event, ServerError};
+use async_nats::{Event, ServerError};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
-use futures_util::StreamExt as _;
 use kez_core::{Algorithm, SecretKey};
 use kez_nats::claims::{AccountClaims, SigningKey, UserClaims};
 use kez_nats::generate::{generate, GenerateOptions, Generated};
@@ -25,9 +26,10 @@ use tempfile::TempDir;
 use tokio::sync::mpsc;
 use tokio::time::timeout;
 
-/// Bound on the server start-up and on every client step.
-const WAIT: Duration = Duration::from_secs(10);
-const STEP: Duration = Duration::from_secs(5);
+use support::nats_server::{
+    assert_refused, expect_permissions, expect_publish_denied, repo_root, round_trip, venv_bin,
+    Server, STEP, WAIT,
+};
 
 const ALLOWED: &str = "app.ok.ping";
 /// Inside the allowed `app.ok.>`, but denied for publishing.
@@ -37,125 +39,6 @@ const DENIED_SUB: &str = "app.secret";
 
 /// What nats-server logs (with `-D`) for a refused JWT, whatever the reason.
 const AUTH_FAILURE: &str = "Client connection closed: Authentication Failure";
-
-const SETUP_HINT: &str = "run crosstest/nats/setup.sh";
-
-fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../..")
-        .canonicalize()
-        .unwrap()
-}
-
-/// A program of the NATS venv; fails (never skips) when the venv is missing.
-fn venv_bin(name: &str) -> PathBuf {
-    let path = repo_root().join(".venv-nats/bin").join(name);
-    assert!(
-        path.is_file(),
-        "{} is missing: {SETUP_HINT}",
-        path.display()
-    );
-    path
-}
-
-/// A nats-server on 127.0.0.1 and a free port, with `-D` logging to a file; killed on drop.
-struct Server {
-    child: Child,
-    url: String,
-    log: PathBuf,
-    _dir: TempDir,
-}
-
-impl Server {
-    fn start(config: &Path) -> Self {
-        let bin = venv_bin("nats-server");
-        let dir = tempfile::tempdir().unwrap();
-        let log = dir.path().join("nats-server.log");
-        let ports = dir.path().join("ports");
-        fs::create_dir(&ports).unwrap();
-        let child = Command::new(&bin)
-            .arg("-c")
-            .arg(config)
-            .args(["-a", "127.0.0.1", "-p", "-1", "-D", "--ports_file_dir"])
-            .arg(&ports)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(fs::File::create(&log).unwrap())
-            .spawn()
-            .unwrap_or_else(|e| panic!("cannot start {}: {e}; {SETUP_HINT}", bin.display()));
-        let mut server = Server {
-            child,
-            url: String::new(),
-            log,
-            _dir: dir,
-        };
-        let deadline = Instant::now() + WAIT;
-        loop {
-            if let Some(url) = read_ports(&ports) {
-                server.url = url;
-                return server;
-            }
-            if let Ok(Some(status)) = server.child.try_wait() {
-                panic!("nats-server exited ({status}):\n{}", server.log_text());
-            }
-            assert!(
-                Instant::now() < deadline,
-                "nats-server wrote no ports file within {WAIT:?}:\n{}",
-                server.log_text()
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    }
-
-    fn log_text(&self) -> String {
-        fs::read_to_string(&self.log).unwrap_or_default()
-    }
-
-    /// Lines of the server log containing `needle`.
-    fn count(&self, needle: &str) -> usize {
-        self.log_text()
-            .lines()
-            .filter(|l| l.contains(needle))
-            .count()
-    }
-
-    /// Waits (bounded) for more than `before` lines containing `needle` in the server
-    /// log; the log on failure.
-    fn expect_log(&self, needle: &str, before: usize) {
-        let deadline = Instant::now() + STEP;
-        while Instant::now() < deadline {
-            let log = self.log_text();
-            let lines: Vec<&str> = log.lines().filter(|l| l.contains(needle)).collect();
-            if lines.len() > before {
-                eprintln!("nats-server: {}", lines[before]);
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        panic!("{needle:?} not in the server log:\n{}", self.log_text());
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// `{"nats":["nats://127.0.0.1:N"], …}` from `nats-server_<pid>.ports`, once complete.
-fn read_ports(dir: &Path) -> Option<String> {
-    for entry in fs::read_dir(dir).ok()? {
-        let path = entry.ok()?.path();
-        let name = path.file_name()?.to_str()?;
-        if name.starts_with("nats-server_") && name.ends_with(".ports") {
-            let json: serde_json::Value =
-                serde_json::from_str(&fs::read_to_string(&path).ok()?).ok()?;
-            return json["nats"][0].as_str().map(str::to_owned);
-        }
-    }
-    None
-}
 
 fn unix_now() -> i64 {
     i64::try_from(
@@ -180,14 +63,12 @@ struct Org {
 
 const OPERATOR: &str = "acme";
 
-impl Org {
-    fn new() -> Self {
-        let now = unix_now() - 2 * DAY;
-        let expired = humantime::format_rfc3339_seconds(
-            UNIX_EPOCH + Duration::from_secs(u64::try_from(now + DAY).unwrap()),
-        );
-        let spec = Spec::parse(&format!(
-            r#"
+/// A spec of [`OPERATOR`] whose account APP has the role `worker` (`app.ok.>` to
+/// publish and subscribe, then `worker_extra`), followed by `rest` (APP's users, other
+/// accounts).
+fn app_spec(worker_extra: &str, rest: &str) -> Spec {
+    Spec::parse(&format!(
+        r#"
 [operator]
 name = "{OPERATOR}"
 
@@ -195,9 +76,22 @@ name = "{OPERATOR}"
 name = "APP"
 [accounts.roles.worker]
 pub_allow = ["app.ok.>"]
-pub_deny = ["{DENIED_PUB}"]
 sub_allow = ["app.ok.>"]
-[[accounts.users]]
+{worker_extra}{rest}"#
+    ))
+    .unwrap()
+}
+
+impl Org {
+    fn new() -> Self {
+        let now = unix_now() - 2 * DAY;
+        let expired = humantime::format_rfc3339_seconds(
+            UNIX_EPOCH + Duration::from_secs(u64::try_from(now + DAY).unwrap()),
+        );
+        let spec = app_spec(
+            &format!("pub_deny = [\"{DENIED_PUB}\"]\n"),
+            &format!(
+                r#"[[accounts.users]]
 name = "worker"
 kind = "service"
 roles = ["worker"]
@@ -220,8 +114,8 @@ name = "other"
 kind = "service"
 roles = ["all"]
 "#
-        ))
-        .unwrap();
+            ),
+        );
         let dir = tempfile::tempdir().unwrap();
         let out = dir.path().join("out");
         let first = generate(&spec, &out, &GenerateOptions::at(now)).unwrap();
@@ -323,53 +217,8 @@ async fn connect(
 /// Connects, expecting nats-server to refuse, and the reason in its log.
 async fn expect_refused(server: &Server, creds: &Path, reason: &str) {
     let before = server.count(reason);
-    match connect(server, creds).await {
-        Ok(_) => panic!(
-            "{} was accepted; server log:\n{}",
-            creds.display(),
-            server.log_text()
-        ),
-        Err(e) => assert_eq!(
-            e.kind(),
-            ConnectErrorKind::AuthorizationViolation,
-            "{e}; server log:\n{}",
-            server.log_text()
-        ),
-    }
+    assert_refused(connect(server, creds).await, server, &creds.display());
     server.expect_log(reason, before);
-}
-
-/// A publish and subscribe round trip on `subject`.
-async fn round_trip(client: &async_nats::Client, subject: &str) {
-    let mut sub = timeout(STEP, client.subscribe(subject.to_owned()))
-        .await
-        .unwrap()
-        .unwrap();
-    timeout(STEP, client.flush()).await.unwrap().unwrap();
-    timeout(STEP, client.publish(subject.to_owned(), "ping".into()))
-        .await
-        .unwrap()
-        .unwrap();
-    let message = timeout(STEP, sub.next())
-        .await
-        .expect("no message within the bound")
-        .expect("subscription ended");
-    assert_eq!(message.subject.as_str(), subject);
-    assert_eq!(&message.payload[..], b"ping");
-}
-
-/// Waits (bounded) for a server error containing `needle`.
-async fn expect_server_error(rx: &mut mpsc::UnboundedReceiver<ServerError>, needle: &str) {
-    let found = timeout(STEP, async {
-        while let Some(error) = rx.recv().await {
-            if error.to_string().contains(needle) {
-                return true;
-            }
-        }
-        false
-    })
-    .await;
-    assert_eq!(found, Ok(true), "no server error containing {needle:?}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -379,32 +228,7 @@ async fn a_generated_user_may_use_exactly_its_permitted_subjects() {
     let (client, mut errors) = connect(&server, &org.creds("APP", "worker"))
         .await
         .unwrap_or_else(|e| panic!("{e}; server log:\n{}", server.log_text()));
-    round_trip(&client, ALLOWED).await;
-
-    timeout(STEP, client.publish(DENIED_PUB, "no".into()))
-        .await
-        .unwrap()
-        .unwrap();
-    timeout(STEP, client.flush()).await.unwrap().unwrap();
-    expect_server_error(
-        &mut errors,
-        &format!("Permissions Violation for Publish to \"{DENIED_PUB}\""),
-    )
-    .await;
-
-    let _denied = timeout(STEP, client.subscribe(DENIED_SUB))
-        .await
-        .unwrap()
-        .unwrap();
-    timeout(STEP, client.flush()).await.unwrap().unwrap();
-    expect_server_error(
-        &mut errors,
-        &format!("Permissions Violation for Subscription to \"{DENIED_SUB}\""),
-    )
-    .await;
-
-    // Violations do not cost the connection: the allowed subject still works.
-    round_trip(&client, ALLOWED).await;
+    expect_permissions(&client, &mut errors, ALLOWED, DENIED_PUB, DENIED_SUB).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -538,16 +362,7 @@ async fn a_user_issued_for_a_kez_key_connects() {
         .unwrap_or_else(|e| panic!("{e}; server log:\n{}", server.log_text()));
     server.expect_log("claim-name: \"kez-person\"", 0);
     round_trip(&client, ALLOWED).await;
-    timeout(STEP, client.publish(DENIED_SUB, "no".into()))
-        .await
-        .unwrap()
-        .unwrap();
-    timeout(STEP, client.flush()).await.unwrap().unwrap();
-    expect_server_error(
-        &mut errors,
-        &format!("Permissions Violation for Publish to \"{DENIED_SUB}\""),
-    )
-    .await;
+    expect_publish_denied(&client, &mut errors, DENIED_SUB).await;
 }
 
 /// Regression (issue 5): `issue::user` signed users with the account's identity seed
@@ -760,27 +575,20 @@ async fn a_user_whose_sigchain_rotates_its_kez_key_away_is_refused_after_regener
         bytes
     };
     fs::write(&chain_path, line(&init)).unwrap();
-    let spec = Spec::parse(&format!(
-        r#"
-[operator]
-name = "{OPERATOR}"
-
-[[accounts]]
-name = "APP"
-[accounts.roles.worker]
-pub_allow = ["app.ok.>"]
-sub_allow = ["app.ok.>"]
-[[accounts.users]]
+    let spec = app_spec(
+        "",
+        &format!(
+            r#"[[accounts.users]]
 name = "person"
 kind = "person"
 roles = ["worker"]
 kez_key = "{}"
 sigchain = {:?}
 "#,
-        first.public_key(),
-        chain_path.display().to_string()
-    ))
-    .unwrap();
+            first.public_key(),
+            chain_path.display().to_string()
+        ),
+    );
     let out = dir.path().join("out");
     let generated = generate(&spec, &out, &GenerateOptions::at(now - DAY)).unwrap();
     let person = user(&generated, "APP", "person").clone();

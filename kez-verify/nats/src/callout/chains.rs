@@ -369,17 +369,9 @@ fn unreadable(source: &str, error: &str) -> Loaded {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::sigchain::testing::{jsonl, rotated_chain};
     use kez_core::sigchain::LinkBuilder;
     use kez_core::{Algorithm, SecretKey};
-
-    fn jsonl(links: &[Link]) -> Vec<u8> {
-        let mut out = Vec::new();
-        for link in links {
-            out.extend_from_slice(link.to_jcs());
-            out.push(b'\n');
-        }
-        out
-    }
 
     #[test]
     fn standing_follows_rotation_devices_and_breakage() {
@@ -388,7 +380,6 @@ mod tests {
         let device = SecretKey::generate(Algorithm::Ed25519);
         let gone = SecretKey::generate(Algorithm::Ed25519);
         let stranger = SecretKey::generate(Algorithm::Ed25519);
-        let mut links = vec![LinkBuilder::init(100).sign(&first, None).unwrap()];
         let ops = [
             Op::AddDevice {
                 device: device.public_key(),
@@ -402,19 +393,7 @@ mod tests {
                 device: gone.public_key(),
             },
         ];
-        for (i, op) in ops.into_iter().enumerate() {
-            let link = LinkBuilder::after(links.last().unwrap(), op, 101 + i as u64)
-                .sign(&first, None)
-                .unwrap();
-            links.push(link);
-        }
-        let rotate = Op::Rotate {
-            new_key: second.public_key(),
-        };
-        let link = LinkBuilder::after(links.last().unwrap(), rotate, 200)
-            .sign(&first, Some(&second))
-            .unwrap();
-        links.push(link);
+        let links = rotated_chain(&first, ops, &second);
         let good = jsonl(&links);
         let set = ChainSet::from_chains([("a.jsonl", good.as_slice())]);
         assert_eq!(set.len(), 1);

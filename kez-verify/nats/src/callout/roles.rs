@@ -32,7 +32,8 @@ use kez_core::{Identity, PublicKey};
 use serde::Deserialize;
 
 use super::chains::KnownChain;
-use crate::claims::{Permission, ResponsePermission, UserPermissionLimits, NO_LIMIT};
+use crate::claims::UserPermissionLimits;
+use crate::generate::{merge, role_template};
 use crate::spec::RoleSpec;
 
 /// The default lifetime of an issued user JWT.
@@ -148,20 +149,10 @@ impl Roles {
         let mut roles = BTreeMap::new();
         for (name, role) in &file.roles {
             let field = format!("roles.{name}");
-            let grants = !(role.pub_allow.is_empty()
-                && role.pub_deny.is_empty()
-                && role.sub_allow.is_empty()
-                && role.sub_deny.is_empty());
-            if !grants && !role.allow_all {
-                return Err(invalid(
-                    field,
-                    "no pub_allow, pub_deny, sub_allow or sub_deny: NATS would let its users publish and subscribe to everything; list subjects, or set allow_all = true",
-                ));
+            if let Some(message) = role.grant_error() {
+                return Err(invalid(field, message));
             }
-            if grants && role.allow_all {
-                return Err(invalid(field, "allow_all = true with subject lists"));
-            }
-            roles.insert(name.clone(), template(role));
+            roles.insert(name.clone(), role_template(role));
         }
         let mut members = Vec::new();
         for (i, m) in file.members.into_iter().enumerate() {
@@ -256,103 +247,12 @@ impl Roles {
     }
 }
 
-fn permission(allow: &[String], deny: &[String]) -> Permission {
-    Permission {
-        allow: allow.to_vec(),
-        deny: deny.to_vec(),
-    }
-}
-
-/// A role's permissions and limits, as [`crate::generate`] writes a role's scope
-/// template.
-fn template(role: &RoleSpec) -> UserPermissionLimits {
-    let mut t = UserPermissionLimits::default();
-    if role.allow_all {
-        let all = [">".to_string()];
-        t.permissions.publish = permission(&all, &[]);
-        t.permissions.subscribe = permission(&all, &[]);
-    } else {
-        t.permissions.publish = permission(&role.pub_allow, &role.pub_deny);
-        t.permissions.subscribe = permission(&role.sub_allow, &role.sub_deny);
-    }
-    if role.resp_max.is_some() || role.resp_ttl_ms.is_some() {
-        t.permissions.response = Some(ResponsePermission {
-            max_msgs: role.resp_max.unwrap_or(1),
-            expires: role.resp_ttl_ms.unwrap_or(0).saturating_mul(1_000_000),
-        });
-    }
-    t.limits.user.src = role.src.clone();
-    t.limits.nats.subs = role.subs;
-    t.limits.nats.data = role.data;
-    t.limits.nats.payload = role.payload;
-    t.bearer_token = role.bearer_token;
-    t.allowed_connection_types = role.allowed_connection_types.clone();
-    t
-}
-
-fn union(into: &mut Vec<String>, more: &[String]) {
-    for item in more {
-        if !into.contains(item) {
-            into.push(item.clone());
-        }
-    }
-}
-
-fn most(a: i64, b: i64) -> i64 {
-    if a == NO_LIMIT || b == NO_LIMIT {
-        NO_LIMIT
-    } else {
-        a.max(b)
-    }
-}
-
-/// The union of several roles' templates.
-fn merge(templates: &[UserPermissionLimits]) -> UserPermissionLimits {
-    let mut out = templates.first().cloned().unwrap_or_default();
-    for t in templates.iter().skip(1) {
-        let (p, q) = (&mut out.permissions, &t.permissions);
-        union(&mut p.publish.allow, &q.publish.allow);
-        union(&mut p.publish.deny, &q.publish.deny);
-        union(&mut p.subscribe.allow, &q.subscribe.allow);
-        union(&mut p.subscribe.deny, &q.subscribe.deny);
-        p.response = match (p.response.take(), &q.response) {
-            (Some(mut a), Some(b)) => {
-                a.max_msgs = if a.max_msgs < 0 || b.max_msgs < 0 {
-                    -1
-                } else {
-                    a.max_msgs.max(b.max_msgs)
-                };
-                a.expires = a.expires.max(b.expires);
-                Some(a)
-            }
-            (a, b) => a.or_else(|| b.clone()),
-        };
-        let (l, m) = (&mut out.limits, &t.limits);
-        l.nats.subs = most(l.nats.subs, m.nats.subs);
-        l.nats.data = most(l.nats.data, m.nats.data);
-        l.nats.payload = most(l.nats.payload, m.nats.payload);
-        if l.user.src.is_empty() || m.user.src.is_empty() {
-            l.user.src.clear();
-        } else {
-            union(&mut l.user.src, &m.user.src);
-        }
-        if out.allowed_connection_types.is_empty() || t.allowed_connection_types.is_empty() {
-            out.allowed_connection_types.clear();
-        } else {
-            union(
-                &mut out.allowed_connection_types,
-                &t.allowed_connection_types,
-            );
-        }
-        out.bearer_token |= t.bearer_token;
-    }
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::callout::chains::{ChainSet, Standing};
+    use crate::claims::NO_LIMIT;
+    use crate::sigchain::testing::{chain, jsonl};
     use kez_core::claim::ClaimBuilder;
     use kez_core::sigchain::{LinkBuilder, Op, RevokeTarget};
     use kez_core::{Algorithm, SecretKey};
@@ -381,32 +281,20 @@ mod tests {
         let claim = ClaimBuilder::new(Identity::parse("github:alice").unwrap(), 99)
             .sign(&primary, None)
             .unwrap();
-        let init = LinkBuilder::init(100).sign(&primary, None).unwrap();
-        let add = LinkBuilder::after(
-            &init,
-            Op::AddDevice {
-                device: device.public_key(),
-                name: None,
-            },
-            101,
-        )
-        .sign(&primary, None)
-        .unwrap();
-        let bind = LinkBuilder::after(
-            &add,
-            Op::Add {
-                claim: claim.id(),
-                subject: Identity::parse("github:alice").unwrap(),
-            },
-            102,
-        )
-        .sign(&primary, None)
-        .unwrap();
-        let mut bytes = Vec::new();
-        for link in [&init, &add, &bind] {
-            bytes.extend_from_slice(link.to_jcs());
-            bytes.push(b'\n');
-        }
+        let mut links = chain(
+            &primary,
+            [
+                Op::AddDevice {
+                    device: device.public_key(),
+                    name: None,
+                },
+                Op::Add {
+                    claim: claim.id(),
+                    subject: Identity::parse("github:alice").unwrap(),
+                },
+            ],
+        );
+        let bytes = jsonl(&links);
         let set = ChainSet::from_chains([("c.jsonl", bytes.as_slice())]);
         let Standing::Device(chain) = set.standing(&device.public_key()) else {
             panic!("device not active");
@@ -446,11 +334,15 @@ roles = ["read"]
         assert_eq!(grant.permissions.limits.nats.subs, NO_LIMIT);
 
         // The claim revoked: the identity member no longer matches.
-        let revoke = LinkBuilder::after(&bind, Op::Revoke(RevokeTarget::Claim(claim.id())), 103)
-            .sign(&primary, None)
-            .unwrap();
-        bytes.extend_from_slice(revoke.to_jcs());
-        bytes.push(b'\n');
+        let revoke = LinkBuilder::after(
+            links.last().unwrap(),
+            Op::Revoke(RevokeTarget::Claim(claim.id())),
+            103,
+        )
+        .sign(&primary, None)
+        .unwrap();
+        links.push(revoke);
+        let bytes = jsonl(&links);
         let set = ChainSet::from_chains([("c.jsonl", bytes.as_slice())]);
         let Standing::Device(chain) = set.standing(&device.public_key()) else {
             panic!("device not active");

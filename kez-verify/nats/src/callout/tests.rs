@@ -2,7 +2,8 @@
 
 use super::*;
 use crate::claims::{AuthorizationRequestClaims, AUTHORIZATION_REQUEST_AUDIENCE};
-use kez_core::sigchain::{LinkBuilder, Op};
+use crate::sigchain::testing::{chain, jsonl};
+use kez_core::sigchain::Op;
 use kez_core::SecretKey;
 
 const NOW: i64 = 1_767_225_600;
@@ -25,31 +26,18 @@ struct World {
 fn world(xkey: Option<XKeySeed>) -> World {
     let alice = SecretKey::generate(Algorithm::Ed25519);
     let device = SecretKey::generate(Algorithm::Ed25519);
-    let init = LinkBuilder::init(100).sign(&alice, None).unwrap();
-    let add = LinkBuilder::after(
-        &init,
-        Op::AddDevice {
-            device: device.public_key(),
-            name: None,
-        },
-        101,
-    )
-    .sign(&alice, None)
-    .unwrap();
-    let revoke = LinkBuilder::after(
-        &add,
-        Op::RevokeDevice {
-            device: device.public_key(),
-        },
-        102,
-    )
-    .sign(&alice, None)
-    .unwrap();
-    let mut bytes = Vec::new();
-    for link in [&init, &add, &revoke] {
-        bytes.extend_from_slice(link.to_jcs());
-        bytes.push(b'\n');
-    }
+    let bytes = jsonl(&chain(
+        &alice,
+        [
+            Op::AddDevice {
+                device: device.public_key(),
+                name: None,
+            },
+            Op::RevokeDevice {
+                device: device.public_key(),
+            },
+        ],
+    ));
     let chains = ChainSet::from_chains([("alice.jsonl", bytes.as_slice())]);
     let roles = Roles::parse(&format!(
         "account = \"APP\"\n[roles.w]\npub_allow = [\"a.>\"]\n[[members]]\nkey = \"{}\"\nroles = [\"w\"]\n",

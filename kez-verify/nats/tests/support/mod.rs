@@ -8,6 +8,8 @@ use base64::Engine as _;
 use kez_nats::check::{self, CheckOptions, Code, Report};
 use kez_nats::nkey::Seed;
 
+pub mod nats_server;
+
 /// 2026-01-01T00:00:00Z.
 pub const NOW: i64 = 1_767_225_600;
 
