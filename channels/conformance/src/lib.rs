@@ -6,11 +6,14 @@
 //! test binary with `harness = false`:
 //!
 //! ```no_run
-//! # use kez_channel_conformance::{trials, Peer};
-//! # fn my_peer() -> Box<dyn Peer> { unimplemented!() }
-//! let args = libtest_mimic::Arguments::from_args();
-//! let trials = trials("mychannel", || my_peer());
-//! libtest_mimic::run(&args, trials).exit();
+//! use kez_channel_conformance::{trials, Peer};
+//!
+//! /// Runs the suite; `my_peer` starts a fresh peer of your channel.
+//! fn run(my_peer: fn() -> Box<dyn Peer>) {
+//!     let args = libtest_mimic::Arguments::from_args();
+//!     let trials = trials("mychannel", my_peer);
+//!     libtest_mimic::run(&args, trials).exit();
+//! }
 //! ```
 //!
 //! Each case starts a fresh peer through the factory, so cases do not see each other's posts.

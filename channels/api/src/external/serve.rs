@@ -19,10 +19,11 @@ use crate::net::{
 /// A plugin's `main` can be this one call (see the `kez-channel-web` crate):
 ///
 /// ```no_run
-/// # use kez_channel::Channel;
-/// # fn my_channel() -> Box<dyn Channel> { unimplemented!() }
-/// fn main() -> std::io::Result<()> {
-///     kez_channel::external::serve(my_channel().as_ref())
+/// use kez_channel::Channel;
+///
+/// /// The plugin's `main`, given your channel.
+/// fn plugin_main(my_channel: &dyn Channel) -> std::io::Result<()> {
+///     kez_channel::external::serve(my_channel)
 /// }
 /// ```
 pub fn serve(channel: &dyn Channel) -> io::Result<()> {
