@@ -554,6 +554,7 @@ mod tests {
     use serde_json::json;
 
     use super::*;
+    use crate::script::Script;
 
     fn response(status: u16, body: &str) -> HttpResponse {
         HttpResponse {
@@ -631,73 +632,18 @@ mod tests {
         ));
     }
 
-    /// A scripted `Net`: each URL answers (status, body); anything else is a connection
-    /// error. Records every request.
-    #[derive(Default)]
-    struct Script {
-        answers: std::collections::HashMap<String, (u16, String)>,
-        seen: std::sync::Mutex<Vec<HttpRequest>>,
-    }
-
     const ACTOR: &str = "https://social.example/users/alice";
     const OUTBOX: &str = "https://social.example/users/alice/outbox";
 
-    impl Script {
-        fn answer(mut self, url: &str, status: u16, body: impl Into<String>) -> Self {
-            self.answers.insert(url.to_string(), (status, body.into()));
-            self
-        }
+    /// Looks alice up through the script.
+    trait LookupAlice {
+        async fn lookup(&self) -> Result<Lookup, ChannelError>;
+    }
 
-        fn json(self, url: &str, body: &Value) -> Self {
-            self.answer(url, 200, body.to_string())
-        }
-
-        fn seen(&self) -> Vec<HttpRequest> {
-            self.seen.lock().map(|s| s.clone()).unwrap_or_default()
-        }
-
+    impl LookupAlice for Script {
         async fn lookup(&self) -> Result<Lookup, ChannelError> {
             let alice = Identity::parse("ap:alice@social.example").expect("identity");
             ApChannel::new().lookup(&alice, self).await
-        }
-    }
-
-    #[async_trait]
-    impl Net for Script {
-        async fn http_get(&self, request: HttpRequest) -> Result<HttpResponse, FetchError> {
-            if let Ok(mut seen) = self.seen.lock() {
-                seen.push(request.clone());
-            }
-            match self.answers.get(&request.url) {
-                Some((status, body)) => Ok(HttpResponse {
-                    url: request.url,
-                    status: *status,
-                    headers: vec![],
-                    body: body.clone().into_bytes(),
-                    received_at: 0,
-                }),
-                None => Err(FetchError::new(
-                    FetchErrorKind::Connect,
-                    request.url,
-                    "connection refused",
-                )),
-            }
-        }
-        async fn dns_txt(&self, name: &str) -> Result<kez_channel::TxtLookup, FetchError> {
-            Err(FetchError::new(
-                FetchErrorKind::Refused,
-                name,
-                "no dns here",
-            ))
-        }
-        async fn nostr_events(
-            &self,
-            _: &kez_channel::NostrQuery,
-        ) -> Result<Vec<String>, FetchError> {
-            Ok(Vec::new())
-        }
-        fn now(&self) -> u64 {
-            0
         }
     }
 
@@ -736,7 +682,7 @@ mod tests {
 
     /// alice's WebFinger answer and actor, with an outbox at OUTBOX.
     fn alice() -> Script {
-        Script::default()
+        Script::refusing()
             .json(&webfinger_url("alice", "social.example"), &finger())
             .json(ACTOR, &actor(Some(OUTBOX)))
     }
@@ -802,17 +748,17 @@ mod tests {
             {"rel": "self", "type": "text/html", "href": ACTOR},
         ]});
         let cases = [
-            Script::default().json(&finger_url, &no_link),
-            Script::default().json(
+            Script::refusing().json(&finger_url, &no_link),
+            Script::refusing().json(
                 &finger_url,
                 &json!({"subject": "acct:alice@social.example"}),
             ),
-            Script::default().answer(&finger_url, 404, ""),
-            Script::default().answer(&finger_url, 410, ""),
-            Script::default()
+            Script::refusing().answer(&finger_url, 404, ""),
+            Script::refusing().answer(&finger_url, 410, ""),
+            Script::refusing()
                 .json(&finger_url, &finger())
                 .answer(ACTOR, 404, ""),
-            Script::default()
+            Script::refusing()
                 .json(&finger_url, &finger())
                 .answer(ACTOR, 410, ""),
         ];
@@ -852,7 +798,7 @@ mod tests {
         );
 
         // An outbox on another host is not read.
-        let net = Script::default()
+        let net = Script::refusing()
             .json(&webfinger_url("alice", "social.example"), &finger())
             .json(ACTOR, &actor(Some("https://elsewhere.example/outbox")));
         let lookup = net.lookup().await.expect("lookup");
@@ -961,25 +907,25 @@ mod tests {
         let finger_url = webfinger_url("alice", "social.example");
         let cases = [
             (
-                Script::default().answer(&finger_url, 429, ""),
+                Script::refusing().answer(&finger_url, 429, ""),
                 FetchErrorKind::RateLimited,
             ),
             (
-                Script::default().answer(&finger_url, 403, ""),
+                Script::refusing().answer(&finger_url, 403, ""),
                 FetchErrorKind::BadAnswer,
             ),
             (
-                Script::default().answer(&finger_url, 200, "<html></html>"),
+                Script::refusing().answer(&finger_url, 200, "<html></html>"),
                 FetchErrorKind::BadAnswer,
             ),
             (
-                Script::default()
+                Script::refusing()
                     .json(&finger_url, &finger())
                     .answer(ACTOR, 502, ""),
                 FetchErrorKind::ServerError,
             ),
             (
-                Script::default()
+                Script::refusing()
                     .json(&finger_url, &finger())
                     .answer(ACTOR, 200, "[]"),
                 FetchErrorKind::BadAnswer,

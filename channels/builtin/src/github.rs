@@ -457,6 +457,7 @@ impl Channel for GithubChannel {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::script::Script;
 
     #[test]
     fn proof_file_names() {
@@ -610,98 +611,25 @@ mod tests {
         assert_eq!(seen.len(), 2, "{seen:?}");
     }
 
-    /// A scripted answer: status, headers, body.
-    type Answer = (u16, Vec<(String, String)>, String);
-
     /// Headers to answer with.
     type Headers<'a> = &'a [(&'a str, &'a str)];
-
-    /// A fake `Net` answering each URL from a script (status, headers, body); anything
-    /// else is a 404. Records every request.
-    struct Script {
-        answers: std::collections::HashMap<String, Answer>,
-        seen: std::sync::Mutex<Vec<HttpRequest>>,
-    }
 
     const API: &str = "https://api.example.test";
     const LIST: &str = "https://api.example.test/users/jason/gists?per_page=100";
 
-    impl Script {
-        fn new() -> Self {
-            Self {
-                answers: std::collections::HashMap::new(),
-                seen: std::sync::Mutex::new(Vec::new()),
-            }
-        }
-
-        fn answer(mut self, url: &str, status: u16, body: impl Into<String>) -> Self {
-            self.answers
-                .insert(url.to_string(), (status, Vec::new(), body.into()));
-            self
-        }
-
-        fn answer_with(
-            mut self,
-            url: &str,
-            status: u16,
-            headers: &[(&str, &str)],
-            body: impl Into<String>,
-        ) -> Self {
-            let headers = headers
-                .iter()
-                .map(|(n, v)| (n.to_string(), v.to_string()))
-                .collect();
-            self.answers
-                .insert(url.to_string(), (status, headers, body.into()));
-            self
-        }
-
-        fn urls(&self) -> Vec<String> {
-            self.seen
-                .lock()
-                .map(|s| s.iter().map(|r| r.url.clone()).collect())
-                .unwrap_or_default()
-        }
-
-        async fn lookup(&self) -> Result<Lookup, ChannelError> {
-            GithubChannel::new(API.into()).lookup(&jason(), self).await
-        }
+    /// A script whose unscripted URLs answer 404, like the API.
+    fn script() -> Script {
+        Script::otherwise(404, "{\"message\":\"Not Found\"}")
     }
 
-    #[async_trait]
-    impl Net for Script {
-        async fn http_get(&self, request: HttpRequest) -> Result<HttpResponse, FetchError> {
-            if let Ok(mut seen) = self.seen.lock() {
-                seen.push(request.clone());
-            }
-            let (status, headers, body) = self.answers.get(&request.url).cloned().unwrap_or((
-                404,
-                Vec::new(),
-                "{\"message\":\"Not Found\"}".into(),
-            ));
-            Ok(HttpResponse {
-                url: request.url,
-                status,
-                headers,
-                body: body.into_bytes(),
-                received_at: 0,
-            })
-        }
-        async fn dns_txt(&self, name: &str) -> Result<kez_channel::TxtLookup, FetchError> {
-            Err(FetchError::new(
-                FetchErrorKind::Refused,
-                name,
-                "no dns here",
-            ))
-        }
-        async fn nostr_events(
-            &self,
-            _: &kez_channel::NostrQuery,
-        ) -> Result<Vec<String>, FetchError> {
-            Ok(Vec::new())
-        }
-        fn now(&self) -> u64 {
-            0
+    /// Looks jason up through the script.
+    trait LookupJason {
+        async fn lookup(&self) -> Result<Lookup, ChannelError>;
+    }
+
+    impl LookupJason for Script {
+        async fn lookup(&self) -> Result<Lookup, ChannelError> {
+            GithubChannel::new(API.into()).lookup(&jason(), self).await
         }
     }
 
@@ -754,7 +682,7 @@ mod tests {
     #[tokio::test]
     async fn a_listed_gist_id_that_is_not_letters_and_digits_is_a_bad_answer() {
         for id in ["../../users/x", "ab-12", "ab%2F12", ""] {
-            let net = Script::new().answer(
+            let net = script().answer(
                 LIST,
                 200,
                 Value::Array(vec![listed(id, Some("jason"), &["kez.md"])]).to_string(),
@@ -775,7 +703,7 @@ mod tests {
     #[tokio::test]
     async fn a_gist_without_an_owner_is_rejected_naming_the_account() {
         // No owner in the list: rejected without fetching the gist.
-        let net = Script::new().answer(
+        let net = script().answer(
             LIST,
             200,
             Value::Array(vec![listed("aa11", None, &["kez.md"])]).to_string(),
@@ -793,7 +721,7 @@ mod tests {
         assert_eq!(net.urls(), [LIST]);
 
         // Owned by jason in the list, by nobody in the gist itself.
-        let net = Script::new()
+        let net = script()
             .answer(
                 LIST,
                 200,
@@ -818,7 +746,7 @@ mod tests {
     #[tokio::test]
     async fn a_kez_txt_without_a_proof_text_holds_no_proof() {
         let text = "no proof in here, just notes";
-        let net = Script::new()
+        let net = script()
             .answer(
                 LIST,
                 200,
@@ -855,7 +783,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_gist_deleted_after_listing_is_skipped_with_a_note() {
-        let net = Script::new()
+        let net = script()
             .answer(
                 LIST,
                 200,
@@ -905,16 +833,19 @@ mod tests {
         ];
         for (status, headers, kind) in cases {
             // On the list…
-            let net = Script::new().answer_with(LIST, status, headers, "{}");
+            let net = script().answer_with(LIST, status, headers, "{}");
             assert_eq!(
                 unreachable_kind(net.lookup().await),
                 kind,
                 "list {status} {headers:?}"
             );
             // …and on a gist.
-            let net = Script::new()
-                .answer(LIST, 200, one_gist.clone())
-                .answer_with(&gist_url("aa11"), status, headers, "{}");
+            let net = script().answer(LIST, 200, one_gist.clone()).answer_with(
+                &gist_url("aa11"),
+                status,
+                headers,
+                "{}",
+            );
             assert_eq!(
                 unreachable_kind(net.lookup().await),
                 kind,
@@ -928,9 +859,11 @@ mod tests {
         let good_list = || Value::Array(vec![listed("aa11", Some("jason"), &["kez.md"])]);
         let good_gist = || gist("aa11", Some("jason"), &[("kez.md", "kez:z1:x")]);
         // The good pair is found, so each change below is what makes the answer bad.
-        let net = Script::new()
-            .answer(LIST, 200, good_list().to_string())
-            .answer(&gist_url("aa11"), 200, good_gist().to_string());
+        let net = script().answer(LIST, 200, good_list().to_string()).answer(
+            &gist_url("aa11"),
+            200,
+            good_gist().to_string(),
+        );
         assert_eq!(net.lookup().await.expect("lookup").proofs().count(), 1);
 
         let mut lists: Vec<String> = vec!["not json".into(), "{\"gists\":[]}".into()];
@@ -942,7 +875,7 @@ mod tests {
             lists.push(list.to_string());
         }
         for list in lists {
-            let net = Script::new().answer(LIST, 200, list.clone()).answer(
+            let net = script().answer(LIST, 200, list.clone()).answer(
                 &gist_url("aa11"),
                 200,
                 good_gist().to_string(),
@@ -971,9 +904,11 @@ mod tests {
             gists.push(gist.to_string());
         }
         for gist in gists {
-            let net = Script::new()
-                .answer(LIST, 200, good_list().to_string())
-                .answer(&gist_url("aa11"), 200, gist.clone());
+            let net = script().answer(LIST, 200, good_list().to_string()).answer(
+                &gist_url("aa11"),
+                200,
+                gist.clone(),
+            );
             assert_eq!(
                 unreachable_kind(net.lookup().await),
                 FetchErrorKind::BadAnswer,
@@ -987,7 +922,7 @@ mod tests {
         let list = Value::Array(vec![listed("aa11", Some("jason"), &["kez.md"])]).to_string();
         let mut truncated = gist("aa11", Some("jason"), &[("other.txt", "x")]);
         truncated["truncated"] = Value::Bool(true);
-        let net = Script::new().answer(LIST, 200, list.clone()).answer(
+        let net = script().answer(LIST, 200, list.clone()).answer(
             &gist_url("aa11"),
             200,
             truncated.to_string(),
@@ -997,7 +932,7 @@ mod tests {
             FetchErrorKind::TooLarge
         );
         // The same gist not marked truncated: the file is gone, skipped with a note.
-        let net = Script::new().answer(LIST, 200, list).answer(
+        let net = script().answer(LIST, 200, list).answer(
             &gist_url("aa11"),
             200,
             gist("aa11", Some("jason"), &[("other.txt", "x")]).to_string(),

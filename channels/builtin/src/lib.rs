@@ -15,6 +15,8 @@ pub mod bluesky;
 pub mod dns;
 pub mod github;
 pub mod nostr;
+#[cfg(test)]
+mod script;
 
 /// The endpoints the built-in channels use. Defaults are the public services.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
