@@ -289,3 +289,39 @@ fn normalise_agrees_with_identity_and_rejects_look_alikes() {
         assert!(channel.normalise(bad).is_err(), "{bad} accepted");
     }
 }
+
+/// An answer far larger than any UDP response: knot sets TC over UDP and the resolver must
+/// ask again over TCP (RFC 7766 §5) rather than report a partial or empty record set.
+#[tokio::test]
+async fn a_truncated_udp_answer_is_retried_over_tcp() {
+    let noise: Vec<String> = (0..40)
+        .map(|i| {
+            format!(
+                "_kez.big IN TXT \"site-verification-{i:02}-{}\"",
+                "n".repeat(180)
+            )
+        })
+        .collect();
+    let zone = format!(
+        "$ORIGIN big.test.\n$TTL 60\n\
+         @ IN SOA ns1 hostmaster 1 3600 600 86400 60\n\
+         @ IN NS ns1\nns1 IN A 127.0.0.1\n{}\n_kez.big IN TXT \"kez:z1:the-one-proof\"\n",
+        noise.join("\n")
+    );
+    let knot = match KnotPeer::start("big.test", &zone) {
+        Ok(knot) => knot,
+        Err(e) => panic!("knot: {e}"),
+    };
+    // 41 records of ~200 bytes: ~8 KB of rdata, more than knot sends over UDP (≤ 1232
+    // bytes with EDNS, 512 without), so this answer only exists over TCP.
+    let rdata: usize = noise.iter().map(String::len).sum();
+    assert!(rdata > 7_000, "{rdata}");
+    let lookup = found(&knot, "dns:big.big.test").await;
+    let contents: Vec<&str> = lookup.proofs().map(|p| p.content.as_str()).collect();
+    assert_eq!(
+        contents,
+        [r#""kez:z1:the-one-proof""#],
+        "{:?}",
+        lookup.notes
+    );
+}

@@ -182,6 +182,45 @@ async fn follows_pagination_over_pages_on_the_same_host() {
     assert!(pages[2].ends_with("page=3"));
 }
 
+/// A `link` header sending the next page to another host is not followed: the page would
+/// come from a server that is not the API (SPEC.md §11.4), however plausible its answer.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_next_page_on_another_host_is_refused_and_never_fetched() {
+    let github = GithubPeer::start().await;
+    let evil = GithubPeer::start().await;
+    for peer in [&github, &evil] {
+        peer.set_page_size(1);
+        for i in 0..2 {
+            peer.add_gist("jason", &[("kez.txt", &format!("kez:z1:page-{i}"))]);
+        }
+    }
+    let evil_addr: std::net::SocketAddr = evil
+        .api_base()
+        .trim_start_matches("http://")
+        .parse()
+        .expect("evil address");
+    github.set_link_base(&format!("http://evil.test:{}", evil_addr.port()));
+    let net = LiveNet::new(
+        NetConfig::danger_loopback_testing()
+            .with_credential("github", "test-token")
+            .with_resolve("evil.test", evil_addr),
+    )
+    .expect("loopback test network");
+    let channel = GithubChannel::new(github.api_base());
+    let result = tokio::time::timeout(BOUND, channel.lookup(&identity("github:jason"), &net))
+        .await
+        .expect("lookup finished in time");
+    match &result {
+        Err(ChannelError::Unreachable(e)) => {
+            assert_eq!(e.kind, FetchErrorKind::Refused, "{e}");
+            assert!(e.to_string().contains("evil.test"), "{e}");
+        }
+        other => panic!("expected a refused next page, got {other:?}"),
+    }
+    assert!(evil.requests().await.is_empty(), "the other host was asked");
+    assert_eq!(github.requests().await.len(), 1, "only the first page");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_unknown_user_is_no_such_account() {
     let github = GithubPeer::start().await;

@@ -178,6 +178,8 @@ struct State {
     /// In the order added; listings show the newest first, as GitHub does.
     gists: Vec<Gist>,
     page_size: Option<usize>,
+    /// Where pagination links point instead of the API's own base URL.
+    link_base: Option<String>,
     clock: u64,
 }
 
@@ -302,6 +304,12 @@ impl GithubPeer {
     /// few gists span several pages.
     pub fn set_page_size(&self, per_page: usize) {
         self.state().page_size = Some(per_page.max(1));
+    }
+
+    /// Makes pagination `link` headers point at `base` (such as `http://evil.test:PORT`)
+    /// instead of this API: what a compromised proxy could answer.
+    pub fn set_link_base(&self, base: &str) {
+        self.state().link_base = Some(base.trim_end_matches('/').to_string());
     }
 
     /// Makes every request about `login` (its listing and its gists) fail this way.
@@ -548,7 +556,8 @@ fn list(
     let link_to = |p: usize, rel: &str| {
         format!(
             "<{}/user/{}/gists?per_page={per_page}&page={p}>; rel=\"{rel}\"",
-            state.api, user.id
+            state.link_base.as_deref().unwrap_or(&state.api),
+            user.id
         )
     };
     let mut links = Vec::new();
