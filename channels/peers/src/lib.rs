@@ -10,10 +10,12 @@
 //! | [`fedify`] | an ActivityPub server built with Fedify |
 //! | [`github`] | recorded GitHub REST responses served by wiremock |
 //! | [`chains`] | a sigchain HTTP source (`GET /v1/chains/{key}.jsonl`) |
+//! | [`latency`] | proxies that delay every answer of a peer (TCP, and DNS over UDP) |
 
 pub mod chains;
 pub mod fedify;
 pub mod github;
 pub mod knot;
+pub mod latency;
 pub mod pds;
 pub mod relay;

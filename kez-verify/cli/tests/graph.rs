@@ -294,7 +294,8 @@ fn the_committed_graph_bundle_replays_offline() {
     let again = kez(&["id", &key_text, "--replay", dir_arg]);
     assert_eq!(again.stdout, out.stdout, "replay is deterministic");
 
-    // Evaluated before alice's key existed, from the same evidence: nothing holds.
+    // Evaluated before alice's key existed, from the same evidence: the chain binds nothing
+    // yet, so the key is no verified identity (SPEC.md §11.9-5).
     let before = kez(&[
         "id",
         &key_text,
@@ -303,7 +304,12 @@ fn the_committed_graph_bundle_replays_offline() {
         "--at",
         "2025-06-01T00:00:00Z",
     ]);
-    assert_ne!(before.status.code(), Some(0), "{}", text(&before));
+    assert_eq!(before.status.code(), Some(1), "{}", text(&before));
+    assert!(
+        String::from_utf8_lossy(&before.stdout).contains("binds no identity"),
+        "{}",
+        text(&before)
+    );
 }
 
 fn copy_dir(from: &Path, to: &Path) {

@@ -68,8 +68,13 @@ pub struct GraphReport {
     pub schema: &'static str,
     /// The key whose graph it is.
     pub key: String,
-    /// The overall outcome: `valid` when every linked identity is valid.
+    /// The overall outcome: the most severe of the linked identities' outcomes; `invalid`
+    /// when the chain binds none.
     pub outcome: Outcome,
+    /// Why, when the outcome is `invalid` for the key itself: `no_identity` (the chain binds
+    /// no identity as of T) or `bad_chain`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
     /// One sentence saying why.
     pub detail: String,
     /// The evaluation time T.

@@ -157,6 +157,14 @@ impl ChainSources {
 /// Compares the copies (SPEC.md §7.6) and verifies the longest as of `at`.
 fn verify_copies(copies: &[(String, Vec<u8>)], at: u64) -> ChainOutcome {
     let bytes: Vec<&[u8]> = copies.iter().map(|(_, b)| b.as_slice()).collect();
+    if let [only] = bytes.as_slice() {
+        // Nothing to compare: verify the one copy once (longest_copy would verify it too,
+        // doubling the signature checks of every lookup).
+        return match sigchain::verify_jsonl(only, Track::All, Some(at)) {
+            Ok(verified) => ChainOutcome::Verified(Box::new(verified)),
+            Err(error) => ChainOutcome::Failed(error),
+        };
+    }
     match sigchain::longest_copy(&bytes) {
         Err(e) => ChainOutcome::Failed(e.error),
         Ok(longest) => match sigchain::verify_jsonl(bytes[longest], Track::All, Some(at)) {

@@ -1,0 +1,368 @@
+//! Benchmark (issue 3 §6): replaying an evidence bundle is bounded by signature checks.
+//!
+//! Replaying a recorded bundle of 1,000 identities offline must cost at most 1.5 times the
+//! signature checks alone, measured in the same run.
+//!
+//! Setup records the bundle against real peers on loopback (`kez_peers`): 800 github
+//! accounts (recorded GitHub responses on wiremock, a gist with a `kez.md` each) and 200 dns
+//! names (knot, one `_kez` TXT record each), every claim signed by its own Ed25519 key whose
+//! two-link sigchain (init, add) is served by the sigchain source. The live run goes through
+//! `kez_net::Recorder` around `LiveNet`, and the evidence is written with the `Bundle` API to a
+//! temporary directory.
+//!
+//! Each iteration then times, on one thread, (a) reading the bundle from disk, `ReplayNet`
+//! and `Verifier::identity` for all 1,000 identities, and (b) exactly the signatures that
+//! replay checks — each proof's claim and each sigchain link — verified directly with
+//! kez-core. The evaluation time is pinned. The median of each and their ratio are printed.
+//!
+//! ```sh
+//! cargo bench -p kez-id --bench replay
+//! ```
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use futures_util::future::join_all;
+use kez_channels::ChannelsConfig;
+use kez_core::encoding::{dns_txt, encode, Encoding};
+use kez_core::sigchain::{Link, LinkBuilder, Op};
+use kez_core::verdict::Outcome;
+use kez_core::{Algorithm, Claim, ClaimBuilder, Identity, SecretKey};
+use kez_id::{ChainSources, Verifier};
+use kez_net::{Bundle, LiveNet, NetConfig, Recorder, ReplayNet};
+use kez_peers::chains::ChainSource;
+use kez_peers::github::GithubPeer;
+use kez_peers::knot::KnotPeer;
+
+/// Identities on github and on dns.
+const GITHUB: usize = 800;
+const DNS: usize = 200;
+/// Measured iterations of each side (after one warm-up), unless `KEZ_BENCH_ITERATIONS` says
+/// otherwise.
+const ITERATIONS: usize = 5;
+/// The bound of issue 3 §6.
+const BOUND: f64 = 1.5;
+/// Chains start here (2026-01-01T00:00:00Z).
+const T0: u64 = 1_767_225_600;
+/// The pinned evaluation time (and recording time): 2026-02-01T00:00:00Z.
+const AT: u64 = T0 + 31 * 86_400;
+/// Identities recorded at a time.
+const RECORD_BATCH: usize = 50;
+
+fn main() {
+    // `cargo bench` passes `--bench`; `cargo test --all-targets` runs this binary without
+    // it, and then only says how to run it, instead of starting the peers.
+    let args: Vec<String> = std::env::args().collect();
+    if args.iter().any(|a| a == "--list") {
+        println!("replay: bench");
+        return;
+    }
+    if !args.iter().any(|a| a == "--bench") {
+        println!("replay: a benchmark; run it with `cargo bench -p kez-id --bench replay`");
+        return;
+    }
+    if let Err(e) = run() {
+        eprintln!("replay bench failed: {e}");
+        std::process::exit(1);
+    }
+}
+
+/// What was published, and what replay needs.
+struct Published {
+    identities: Vec<Identity>,
+    claims: Vec<Claim>,
+    links: Vec<Link>,
+    channels: ChannelsConfig,
+    sources: ChainSources,
+}
+
+fn key(n: usize) -> SecretKey {
+    // Deterministic, distinct, and never zero: the first bytes carry n.
+    let mut seed = [0x5a_u8; 32];
+    seed[..8].copy_from_slice(&(n as u64 + 1).to_be_bytes());
+    SecretKey::from_bytes(Algorithm::Ed25519, &seed).expect("a 32-byte Ed25519 seed")
+}
+
+fn jsonl(links: &[Link]) -> String {
+    let mut out = Vec::new();
+    for link in links {
+        out.extend_from_slice(link.to_jcs());
+        out.push(b'\n');
+    }
+    String::from_utf8(out).expect("JCS is UTF-8")
+}
+
+/// Publishes the identities on the peers, records verifying them, writes the bundle.
+fn record(dir: &Path) -> Result<Published, String> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(|e| e.to_string())?;
+    let (github, chains) =
+        runtime.block_on(async { (GithubPeer::start().await, ChainSource::start().await) });
+    let mut zone = String::from(
+        "$ORIGIN test.\n$TTL 60\n@ IN SOA ns1.test. hostmaster.test. 1 3600 600 86400 60\n\
+         @ IN NS ns1.test.\nns1 IN A 127.0.0.1\n",
+    );
+    let mut identities = Vec::new();
+    let mut claims = Vec::new();
+    let mut links = Vec::new();
+    for n in 0..GITHUB + DNS {
+        let subject = if n < GITHUB {
+            format!("github:user{n}")
+        } else {
+            format!("dns:name{n}.test")
+        };
+        let identity = Identity::parse(&subject).map_err(|e| format!("{subject}: {e}"))?;
+        let k = key(n);
+        let claim = ClaimBuilder::new(identity.clone(), T0 + 100)
+            .sign(&k, None)
+            .map_err(|e| e.to_string())?;
+        let init = LinkBuilder::init(T0)
+            .sign(&k, None)
+            .map_err(|e| e.to_string())?;
+        let add = Op::Add {
+            claim: claim.id(),
+            subject: identity.clone(),
+        };
+        let add = LinkBuilder::after(&init, add, T0 + 200)
+            .sign(&k, None)
+            .map_err(|e| e.to_string())?;
+        let chain = [init, add];
+        runtime.block_on(chains.put(&k.public_key().to_string(), &jsonl(&chain)));
+        if n < GITHUB {
+            let gist = github.add_gist(
+                &format!("user{n}"),
+                &[("kez.md", &encode(&claim, Encoding::Markdown))],
+            );
+            github.set_times(&gist, T0 + 500, T0 + 500);
+        } else {
+            zone.push_str(&dns_txt::encode_zone_line(&claim));
+        }
+        identities.push(identity);
+        claims.push(claim);
+        links.extend(chain);
+    }
+    let knot = KnotPeer::start("test", &zone)?;
+
+    let channels = ChannelsConfig {
+        github_api: github.api_base(),
+        nostr_relays: vec![],
+        plc_directory: "http://plc.invalid".into(),
+    };
+    let sources = ChainSources {
+        http: vec![chains.base()],
+        ..ChainSources::default()
+    };
+    let config = NetConfig {
+        dns_servers: vec![knot.addr()],
+        ..NetConfig::danger_loopback_testing()
+    };
+    let recorder = runtime.block_on(async {
+        let live = LiveNet::new(config).map_err(|e| e.to_string())?;
+        let recorder = Arc::new(Recorder::new(Arc::new(live)));
+        let verifier = Verifier::new(
+            kez_channels::default_registry(&channels),
+            recorder.clone(),
+            sources.clone(),
+            AT,
+        );
+        for batch in identities.chunks(RECORD_BATCH) {
+            let reports = join_all(batch.iter().map(|id| verifier.identity(id))).await;
+            for (identity, report) in batch.iter().zip(reports) {
+                let report = report.map_err(|e| format!("{identity}: {e}"))?;
+                if report.outcome != Outcome::Valid {
+                    return Err(format!(
+                        "recording: {identity} is {:?}: {}",
+                        report.outcome, report.detail
+                    ));
+                }
+            }
+        }
+        Ok::<_, String>(recorder)
+    })?;
+    let bundle = Bundle {
+        recorded_at: AT,
+        tool: concat!("kez-id replay bench ", env!("CARGO_PKG_VERSION")).into(),
+        context: serde_json::json!({
+            "command": "bench",
+            "identities": identities.len(),
+            "channels": channels,
+            "sources": sources,
+        }),
+        evidence: recorder.evidence(),
+    };
+    bundle.write(dir).map_err(|e| e.to_string())?;
+    drop((knot, github, chains));
+    Ok(Published {
+        identities,
+        claims,
+        links,
+        channels,
+        sources,
+    })
+}
+
+/// Reads the bundle and verifies every identity from it; returns the time spent reading.
+/// Never inlined, so that a profiler can single it out
+/// (`valgrind --tool=callgrind --toggle-collect='replay::replay*'`).
+#[inline(never)]
+fn replay(dir: &Path, published: &Published) -> Result<Duration, String> {
+    // One thread, as the signature checks run on one.
+    tokio::runtime::Builder::new_current_thread()
+        .build()
+        .map_err(|e| e.to_string())?
+        .block_on(replay_async(dir, published))
+}
+
+async fn replay_async(dir: &Path, published: &Published) -> Result<Duration, String> {
+    let started = Instant::now();
+    let bundle = Bundle::read(dir).map_err(|e| e.to_string())?;
+    let net = ReplayNet::new(&bundle);
+    let read = started.elapsed();
+    let verifier = Verifier::new(
+        kez_channels::default_registry(&published.channels),
+        Arc::new(net),
+        published.sources.clone(),
+        AT,
+    );
+    for identity in &published.identities {
+        let report = verifier
+            .identity(identity)
+            .await
+            .map_err(|e| format!("replay: {identity}: {e}"))?;
+        if report.outcome != Outcome::Valid {
+            return Err(format!(
+                "replay: {identity} is {:?}: {}",
+                report.outcome, report.detail
+            ));
+        }
+    }
+    Ok(read)
+}
+
+/// The same signatures, checked directly: every claim, every link.
+#[inline(never)]
+fn signatures(published: &Published) -> Result<usize, String> {
+    let mut checked = 0;
+    for claim in &published.claims {
+        claim.verify_signature().map_err(|e| e.to_string())?;
+        checked += 1;
+    }
+    for link in &published.links {
+        link.verify_signatures()?;
+        checked += 1;
+    }
+    Ok(checked)
+}
+
+/// [`ITERATIONS`], or `KEZ_BENCH_ITERATIONS` (1 to 100) when set.
+fn iterations() -> usize {
+    std::env::var("KEZ_BENCH_ITERATIONS")
+        .ok()
+        .and_then(|v| v.parse::<usize>().ok())
+        .map_or(ITERATIONS, |n| n.clamp(1, 100))
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1000.0
+}
+
+fn median(mut values: Vec<f64>) -> f64 {
+    values.sort_by(f64::total_cmp);
+    values[values.len() / 2]
+}
+
+fn run() -> Result<(), String> {
+    let started = Instant::now();
+    let temp = tempfile::tempdir().map_err(|e| e.to_string())?;
+    let dir = temp.path().join("bundle");
+    let published = record(&dir)?;
+    let files = std::fs::read_dir(dir.join("bodies"))
+        .map(|d| d.count())
+        .unwrap_or(0);
+    let index = std::fs::metadata(dir.join("bundle.json"))
+        .map(|m| m.len())
+        .unwrap_or(0);
+    println!(
+        "replay bench: {} identities ({GITHUB} github, {DNS} dns), each with its own Ed25519 \
+         key and 2-link sigchain; bundle of {} exchanges, bundle.json {} KiB, {files} bodies; \
+         recorded in {:.1} s",
+        published.identities.len(),
+        Bundle::read(&dir)
+            .map(|b| b.evidence.records.len())
+            .unwrap_or(0),
+        index / 1024,
+        started.elapsed().as_secs_f64()
+    );
+    let (mut replay_ms, mut verify_ms, mut read_ms, mut sigs_ms) =
+        (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    let (mut ratios, mut verify_ratios) = (Vec::new(), Vec::new());
+    let mut checked = 0;
+    let iterations = iterations();
+    for iteration in 0..=iterations {
+        let began = Instant::now();
+        let read = replay(&dir, &published)?;
+        let replay_time = began.elapsed();
+        let verify_time = replay_time.saturating_sub(read);
+        let began = Instant::now();
+        checked = signatures(&published)?;
+        let sigs_time = began.elapsed();
+        let ratio = replay_time.as_secs_f64() / sigs_time.as_secs_f64();
+        let verify_ratio = verify_time.as_secs_f64() / sigs_time.as_secs_f64();
+        let label = if iteration == 0 {
+            "warm-up".to_string()
+        } else {
+            format!("iteration {iteration}")
+        };
+        println!(
+            "  {label:<12} replay {:>7.1} ms = read {:>5.1} + verify {:>6.1}; signatures \
+             alone {:>6.1} ms; ratio {ratio:.3} (verify only {verify_ratio:.3})",
+            ms(replay_time),
+            ms(read),
+            ms(verify_time),
+            ms(sigs_time)
+        );
+        if iteration > 0 {
+            replay_ms.push(ms(replay_time));
+            verify_ms.push(ms(verify_time));
+            read_ms.push(ms(read));
+            sigs_ms.push(ms(sigs_time));
+            ratios.push(ratio);
+            verify_ratios.push(verify_ratio);
+        }
+    }
+    let verdict = |ratio: f64| if ratio <= BOUND { "met" } else { "NOT MET" };
+    let (ratio, verify_ratio) = (median(ratios), median(verify_ratios));
+    let n = published.identities.len();
+    println!(
+        "  median replay of {n} identities, read + verify : {:>7.1} ms",
+        median(replay_ms)
+    );
+    println!(
+        "    reading the bundle from disk                   : {:>7.1} ms",
+        median(read_ms)
+    );
+    println!(
+        "    verifying from the read bundle                 : {:>7.1} ms",
+        median(verify_ms)
+    );
+    println!(
+        "  median {checked} signature checks alone             : {:>7.1} ms",
+        median(sigs_ms)
+    );
+    println!(
+        "  ratio replay / signatures, read + verify : {ratio:>6.3}  (median of {iterations}; \
+         bound {BOUND}: {})",
+        verdict(ratio)
+    );
+    println!(
+        "  ratio replay / signatures, verify only   : {verify_ratio:>6.3}  (median of \
+         {iterations}; bound {BOUND}: {})",
+        verdict(verify_ratio)
+    );
+    Ok(())
+}
