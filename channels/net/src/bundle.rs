@@ -53,6 +53,13 @@ struct Index {
     exchanges: Vec<Record>,
 }
 
+/// Just the version of a document, whatever else it holds.
+#[derive(Deserialize)]
+struct VersionOnly {
+    #[serde(default)]
+    kez_evidence_bundle: serde_json::Value,
+}
+
 /// Why a bundle could not be read or written.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -141,9 +148,47 @@ impl Bundle {
     pub fn read(dir: &Path) -> Result<Self, BundleError> {
         let index_path = dir.join("bundle.json");
         let text = read_capped(&index_path, MAX_INDEX_BYTES)?;
-        let version = serde_json::from_slice::<serde_json::Value>(&text)
-            .ok()
-            .and_then(|v| v.get("kez_evidence_bundle").and_then(|v| v.as_u64()));
+        let bodies_dir = dir.join("bodies");
+        let mut bodies = BTreeMap::new();
+        if bodies_dir.exists() {
+            for entry in fs::read_dir(&bodies_dir).map_err(io(&bodies_dir))? {
+                let entry = entry.map_err(io(&bodies_dir))?;
+                let path = entry.path();
+                let name = entry.file_name().to_string_lossy().into_owned();
+                bodies.insert(name, read_capped(&path, MAX_BODY_BYTES)?);
+            }
+        }
+        Self::from_files(dir, &text, bodies)
+    }
+
+    /// Checks a bundle whose files are already in memory: the bytes of `bundle.json` and
+    /// the files of `bodies/` by name (for bundles kept inside other containers, such as
+    /// fixture suites, whose bytes were checked elsewhere). `dir` only names the bundle in
+    /// errors. The checks are those of [`Bundle::read`].
+    pub fn from_files(
+        dir: &Path,
+        index: &[u8],
+        bodies: BTreeMap<String, Vec<u8>>,
+    ) -> Result<Self, BundleError> {
+        let index_path = dir.join("bundle.json");
+        if index.len() as u64 > MAX_INDEX_BYTES {
+            return Err(invalid(
+                &index_path,
+                format!(
+                    "{} bytes, more than the {MAX_INDEX_BYTES}-byte limit",
+                    index.len()
+                ),
+            ));
+        }
+        // One parse in the common case; the version decides which error a document that
+        // is not a version-1 index gets, so it is looked at on its own only then.
+        let parsed = serde_json::from_slice::<Index>(index);
+        let version = match &parsed {
+            Ok(index) => Some(index.kez_evidence_bundle),
+            Err(_) => serde_json::from_slice::<VersionOnly>(index)
+                .ok()
+                .and_then(|v| v.kez_evidence_bundle.as_u64()),
+        };
         match version {
             Some(BUNDLE_VERSION) => {}
             Some(other) => {
@@ -159,8 +204,7 @@ impl Bundle {
                 ))
             }
         }
-        let index: Index = serde_json::from_slice(&text)
-            .map_err(|e| invalid(&index_path, format!("malformed: {e}")))?;
+        let index: Index = parsed.map_err(|e| invalid(&index_path, format!("malformed: {e}")))?;
         for (position, record) in index.exchanges.iter().enumerate() {
             if record.seq != position as u64 {
                 return Err(invalid(
@@ -183,24 +227,26 @@ impl Bundle {
             }
         }
         let bodies_dir = dir.join("bodies");
-        let mut bodies = BTreeMap::new();
-        if bodies_dir.exists() {
-            for entry in fs::read_dir(&bodies_dir).map_err(io(&bodies_dir))? {
-                let entry = entry.map_err(io(&bodies_dir))?;
-                let path = entry.path();
-                let name = entry.file_name().to_string_lossy().into_owned();
-                if !wanted.contains_key(&name) {
-                    return Err(invalid(&path, "a body no exchange refers to"));
-                }
-                let body = read_capped(&path, MAX_BODY_BYTES)?;
-                let hash = body_hash(&body);
-                if hash != name {
-                    return Err(invalid(
-                        &path,
-                        format!("content hash is {hash}, not the file's name"),
-                    ));
-                }
-                bodies.insert(name, body);
+        for (name, body) in &bodies {
+            let path = bodies_dir.join(name);
+            if !wanted.contains_key(name) {
+                return Err(invalid(&path, "a body no exchange refers to"));
+            }
+            if body.len() as u64 > MAX_BODY_BYTES {
+                return Err(invalid(
+                    &path,
+                    format!(
+                        "{} bytes, more than the {MAX_BODY_BYTES}-byte limit",
+                        body.len()
+                    ),
+                ));
+            }
+            let hash = body_hash(body);
+            if &hash != name {
+                return Err(invalid(
+                    &path,
+                    format!("content hash is {hash}, not the file's name"),
+                ));
             }
         }
         if let Some(missing) = wanted.keys().find(|hash| !bodies.contains_key(*hash)) {

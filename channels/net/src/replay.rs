@@ -7,7 +7,7 @@
 //! bundle does not hold fails with `not_recorded`, which no channel turns into an outcome.
 
 use std::collections::{BTreeMap, VecDeque};
-use std::sync::{Mutex, PoisonError};
+use std::sync::{Arc, Mutex, PoisonError};
 
 use async_trait::async_trait;
 use kez_channel::{
@@ -22,18 +22,19 @@ use crate::evidence::{dns_key, http_key, nostr_key, Answer, Exchange, Record};
 pub struct ReplayNet {
     now: u64,
     bodies: BTreeMap<String, Vec<u8>>,
-    answers: Mutex<BTreeMap<String, VecDeque<Record>>>,
+    // Shared, so that serving an answer never copies the exchange.
+    answers: Mutex<BTreeMap<String, VecDeque<Arc<Record>>>>,
 }
 
 impl ReplayNet {
     /// Replays `bundle`; `now()` answers the bundle's recording time.
     pub fn new(bundle: &Bundle) -> Self {
-        let mut answers: BTreeMap<String, VecDeque<Record>> = BTreeMap::new();
+        let mut answers: BTreeMap<String, VecDeque<Arc<Record>>> = BTreeMap::new();
         for record in &bundle.evidence.records {
             answers
                 .entry(record.exchange.replay_key())
                 .or_default()
-                .push_back(record.clone());
+                .push_back(Arc::new(record.clone()));
         }
         Self {
             now: bundle.recorded_at,
@@ -43,7 +44,7 @@ impl ReplayNet {
     }
 
     /// The next recorded answer for `key`: recorded order, the last one repeating.
-    fn next(&self, key: &str, target: &str) -> Result<Record, FetchError> {
+    fn next(&self, key: &str, target: &str) -> Result<Arc<Record>, FetchError> {
         let mut answers = self.answers.lock().unwrap_or_else(PoisonError::into_inner);
         let queue = answers.get_mut(key).ok_or_else(|| {
             FetchError::new(
@@ -79,7 +80,7 @@ fn wrong_kind(target: &str) -> FetchError {
 impl Net for ReplayNet {
     async fn http_get(&self, request: HttpRequest) -> Result<HttpResponse, FetchError> {
         let record = self.next(&http_key(&request), &request.url)?;
-        match record.exchange {
+        match &record.exchange {
             Exchange::Http {
                 answer: Answer::Ok(http),
                 ..
@@ -96,14 +97,14 @@ impl Net for ReplayNet {
             Exchange::Http {
                 answer: Answer::Error(error),
                 ..
-            } => Err(error),
+            } => Err(error.clone()),
             _ => Err(wrong_kind(&request.url)),
         }
     }
 
     async fn dns_txt(&self, name: &str) -> Result<TxtLookup, FetchError> {
         let record = self.next(&dns_key(name), name)?;
-        match record.exchange {
+        match &record.exchange {
             Exchange::DnsTxt {
                 answer: Answer::Ok(txt),
                 ..
@@ -113,7 +114,7 @@ impl Net for ReplayNet {
             Exchange::DnsTxt {
                 answer: Answer::Error(error),
                 ..
-            } => Err(error),
+            } => Err(error.clone()),
             _ => Err(wrong_kind(name)),
         }
     }
@@ -121,15 +122,15 @@ impl Net for ReplayNet {
     async fn nostr_events(&self, query: &NostrQuery) -> Result<Vec<String>, FetchError> {
         let target = query.relays.join(",");
         let record = self.next(&nostr_key(query), &target)?;
-        match record.exchange {
+        match &record.exchange {
             Exchange::Nostr {
                 answer: Answer::Ok(nostr),
                 ..
-            } => Ok(nostr.events),
+            } => Ok(nostr.events.clone()),
             Exchange::Nostr {
                 answer: Answer::Error(error),
                 ..
-            } => Err(error),
+            } => Err(error.clone()),
             _ => Err(wrong_kind(&target)),
         }
     }

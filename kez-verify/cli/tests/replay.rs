@@ -245,6 +245,21 @@ fn a_changed_expectation_exits_1_and_names_the_case() {
 }
 
 #[test]
+fn a_changed_evidence_expectation_exits_1_and_names_the_case() {
+    let (_dir, suite) = floor_copy();
+    let mut m = manifest(&suite);
+    case_mut(&mut m, "evidence/github-jason")["expect"]["outcome"] = "revoked".into();
+    write_manifest(&suite, &m);
+    let out = kez(&["replay", s(&suite)]);
+    out.code(1);
+    assert!(
+        out.stdout.contains("evidence/github-jason") && out.stdout.contains("1 differ"),
+        "{}",
+        out.stdout
+    );
+}
+
+#[test]
 fn a_tampered_file_exits_2_before_replaying() {
     let (_dir, suite) = floor_copy();
     let target = suite.join("cases/claims/valid-ed25519/claim.json");
@@ -335,13 +350,12 @@ fn path_traversal_and_unknown_case_kinds_are_refused() {
 
     let (_dir, suite) = floor_copy();
     let mut m = manifest(&suite);
-    m["cases"][0]["kind"] = "evidence".into();
+    m["cases"][0]["kind"] = "nats".into();
     write_manifest(&suite, &m);
     let out = kez(&["replay", s(&suite)]);
     out.code(2);
     assert!(
-        out.stderr
-            .contains("case kind \"evidence\" is not supported"),
+        out.stderr.contains("case kind \"nats\" is not supported"),
         "{}",
         out.stderr
     );
@@ -436,6 +450,8 @@ fn suite_build_reproduces_the_shipped_suite() {
         "build",
         "--from",
         s(&root().join("fixtures/cases")),
+        "--evidence",
+        s(&root().join("fixtures/suites/floor-evidence.json")),
         "--out",
         s(&out_dir),
         "--at",

@@ -440,6 +440,46 @@ impl Claim {
     pub fn verify_signature(&self) -> Result<(), SignatureError> {
         self.key.verify_object(&self.signed, &self.signature)
     }
+
+    /// Checks the signature and keeps the result with the claim, for
+    /// [`crate::verdict::evaluate_checked`], which then does not check it again.
+    pub fn check_signature(&self) -> CheckedClaim<'_> {
+        CheckedClaim {
+            claim: self,
+            signature: self.verify_signature(),
+        }
+    }
+}
+
+/// A claim together with the result of checking its signature (SPEC.md §4.2). Only this
+/// crate builds one, by checking ([`Claim::check_signature`], [`check_signatures`]), so a
+/// verdict reached from it never rests on a result the caller made up.
+#[derive(Debug, Clone)]
+pub struct CheckedClaim<'a> {
+    claim: &'a Claim,
+    signature: Result<(), SignatureError>,
+}
+
+impl<'a> CheckedClaim<'a> {
+    /// The claim.
+    pub fn claim(&self) -> &'a Claim {
+        self.claim
+    }
+
+    /// The result of checking its signature.
+    pub fn signature(&self) -> Result<(), &SignatureError> {
+        self.signature.as_ref().map(|_| ())
+    }
+}
+
+/// Checks the signatures of many claims at once ([`verify_signatures`]) and pairs each
+/// claim with its result, for [`crate::verdict::evaluate_checked`].
+pub fn check_signatures(claims: &[Claim]) -> Vec<CheckedClaim<'_>> {
+    claims
+        .iter()
+        .zip(verify_signatures(claims))
+        .map(|(claim, signature)| CheckedClaim { claim, signature })
+        .collect()
 }
 
 /// Checks the signatures of many claims; the result for each is exactly what

@@ -53,7 +53,151 @@ pub fn parse_strict(bytes: &[u8]) -> Result<Value, JsonError> {
 
 /// Returns the RFC 8785 canonical form of `value` (SPEC.md §2.2).
 pub fn canonicalize(value: &Value) -> Result<Vec<u8>, JsonError> {
-    serde_jcs::to_vec(value).map_err(|e| JsonError::Canonicalise(e.to_string()))
+    let mut out = Vec::with_capacity(512);
+    if write_jcs(value, &mut out) {
+        Ok(out)
+    } else {
+        serde_jcs::to_vec(value).map_err(|e| JsonError::Canonicalise(e.to_string()))
+    }
+}
+
+/// Writes the JCS form of `value` directly, without allocating per member; false when it
+/// holds a number other than an integer of magnitude at most 2^53 - 1 (fractions,
+/// exponents, larger integers go to serde_jcs, whose ECMAScript number formatting this does
+/// not repeat). Integers in that range are written by JCS as their decimal digits, strings
+/// with the escapes of RFC 8785 §3.2.2.2, members in UTF-16 code unit order; a test checks
+/// the result against serde_jcs.
+fn write_jcs(value: &Value, out: &mut Vec<u8>) -> bool {
+    match value {
+        Value::Null => out.extend_from_slice(b"null"),
+        Value::Bool(true) => out.extend_from_slice(b"true"),
+        Value::Bool(false) => out.extend_from_slice(b"false"),
+        Value::Number(n) => match (n.as_u64(), n.as_i64()) {
+            (Some(u), _) if u <= MAX_SAFE_INTEGER => write_integer(u, false, out),
+            (None, Some(i)) if i.unsigned_abs() <= MAX_SAFE_INTEGER => {
+                write_integer(i.unsigned_abs(), i < 0, out)
+            }
+            _ => return false,
+        },
+        Value::String(s) => write_jcs_string(s, out),
+        Value::Array(items) => {
+            out.push(b'[');
+            for (i, item) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push(b',');
+                }
+                if !write_jcs(item, out) {
+                    return false;
+                }
+            }
+            out.push(b']');
+        }
+        Value::Object(members) => return write_jcs_object(members, out),
+    }
+    true
+}
+
+fn write_jcs_object(members: &Map<String, Value>, out: &mut Vec<u8>) -> bool {
+    // UTF-16 code unit order equals UTF-8 byte order unless a name holds a character from
+    // U+E000 up (lead byte 0xee or more); the map's own order is used when it is already
+    // right, whatever the map type.
+    let utf16 = |a: &str, b: &str| a.encode_utf16().cmp(b.encode_utf16());
+    let mut previous: Option<&str> = None;
+    let mut in_order = true;
+    for name in members.keys() {
+        if let Some(p) = previous {
+            let wide = p.bytes().any(|b| b >= 0xee) || name.bytes().any(|b| b >= 0xee);
+            let ordered = if wide {
+                utf16(p, name).is_lt()
+            } else {
+                p < name.as_str()
+            };
+            if !ordered {
+                in_order = false;
+                break;
+            }
+        }
+        previous = Some(name);
+    }
+    out.push(b'{');
+    let written = if in_order {
+        write_jcs_members(members.iter(), out)
+    } else {
+        let mut entries: Vec<(&String, &Value)> = members.iter().collect();
+        entries.sort_by(|a, b| utf16(a.0, b.0));
+        write_jcs_members(entries.into_iter(), out)
+    };
+    out.push(b'}');
+    written
+}
+
+/// The members of an object, in the order given, without the braces.
+fn write_jcs_members<'a>(
+    members: impl Iterator<Item = (&'a String, &'a Value)>,
+    out: &mut Vec<u8>,
+) -> bool {
+    for (i, (name, item)) in members.enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        write_jcs_string(name, out);
+        out.push(b':');
+        if !write_jcs(item, out) {
+            return false;
+        }
+    }
+    true
+}
+
+fn write_integer(magnitude: u64, negative: bool, out: &mut Vec<u8>) {
+    if negative && magnitude != 0 {
+        out.push(b'-');
+    }
+    let mut digits = [0u8; 20];
+    let mut at = digits.len();
+    let mut n = magnitude;
+    loop {
+        at -= 1;
+        digits[at] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    out.extend_from_slice(&digits[at..]);
+}
+
+/// A JSON string as JCS writes it: `"` and `\` escaped, the five short escapes, other
+/// control characters as `\u00xx`, everything else as is.
+fn write_jcs_string(s: &str, out: &mut Vec<u8>) {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    out.push(b'"');
+    let bytes = s.as_bytes();
+    let mut start = 0;
+    for (i, &b) in bytes.iter().enumerate() {
+        let escape: &[u8] = match b {
+            b'"' => b"\\\"",
+            b'\\' => b"\\\\",
+            0x08 => b"\\b",
+            0x09 => b"\\t",
+            0x0a => b"\\n",
+            0x0c => b"\\f",
+            0x0d => b"\\r",
+            0x00..=0x1f => b"",
+            _ => continue,
+        };
+        out.extend_from_slice(&bytes[start..i]);
+        if escape.is_empty() {
+            out.extend_from_slice(b"\\u00");
+            out.push(HEX[usize::from(b >> 4)]);
+            out.push(HEX[usize::from(b & 0xf)]);
+        } else {
+            out.extend_from_slice(escape);
+        }
+        start = i + 1;
+    }
+    out.extend_from_slice(&bytes[start..]);
+    out.push(b'"');
 }
 
 /// Parses `bytes` strictly and returns their canonical form.
@@ -68,7 +212,12 @@ pub fn canonicalize_bytes(bytes: &[u8]) -> Result<Vec<u8>, JsonError> {
 
 /// Returns the RFC 8785 canonical form of an object's members.
 pub fn canonicalize_object(members: &Map<String, Value>) -> Result<Vec<u8>, JsonError> {
-    serde_jcs::to_vec(members).map_err(|e| JsonError::Canonicalise(e.to_string()))
+    let mut out = Vec::with_capacity(512);
+    if write_jcs_object(members, &mut out) {
+        Ok(out)
+    } else {
+        serde_jcs::to_vec(members).map_err(|e| JsonError::Canonicalise(e.to_string()))
+    }
 }
 
 /// Removes the top-level member `name` from the canonical form of an object, giving the
@@ -253,11 +402,15 @@ impl<'de> Visitor<'de> for StrictSeed {
         self.enter()?;
         let mut members = Map::new();
         while let Some(name) = map.next_key::<String>()? {
-            if members.contains_key(&name) {
-                return Err(de::Error::custom(format!("duplicate member name {name:?}")));
+            match members.entry(name) {
+                serde_json::map::Entry::Occupied(taken) => {
+                    let name = taken.key();
+                    return Err(de::Error::custom(format!("duplicate member name {name:?}")));
+                }
+                serde_json::map::Entry::Vacant(free) => {
+                    free.insert(map.next_value_seed(self.nested())?);
+                }
             }
-            let value = map.next_value_seed(self.nested())?;
-            members.insert(name, value);
         }
         Ok(Value::Object(members))
     }
@@ -337,6 +490,31 @@ mod tests {
                 );
             } else {
                 assert_eq!(got, None, "{text}");
+            }
+        }
+    }
+
+    #[test]
+    fn the_direct_writer_gives_serde_jcs_bytes() {
+        let values = [
+            serde_json::json!({"b": 1, "a": [true, null, -7, 0, 9007199254740991u64, -9007199254740991i64],
+                "\u{e000}": "x", "\u{ffff}z": 1, "\u{1f600}": 2, "é": "\u{1}\u{1f}\"\\\n\t\r\u{8}\u{c}/",
+                "nested": {"z": {}, "y": []}}),
+            serde_json::json!([1.5, 2]),
+            serde_json::json!({"big": 9007199254740992u64}),
+            serde_json::json!("\u{7f}\u{2028}"),
+        ];
+        for v in values {
+            assert_eq!(
+                canonicalize(&v).unwrap(),
+                serde_jcs::to_vec(&v).unwrap(),
+                "{v}"
+            );
+            if let Value::Object(m) = &v {
+                assert_eq!(
+                    canonicalize_object(m).unwrap(),
+                    serde_jcs::to_vec(m).unwrap()
+                );
             }
         }
     }

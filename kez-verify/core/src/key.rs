@@ -127,6 +127,15 @@ pub fn decode_hex<const N: usize>(what: &'static str, text: &str) -> Result<[u8;
     Ok(out)
 }
 
+/// How many distinct checked keys [`PublicKey::from_bytes`] remembers per thread.
+pub const KEY_MEMO_SIZE: usize = 4096;
+
+type KeyMemo = std::collections::HashMap<(Algorithm, [u8; 32]), Result<PublicKey, KeyError>>;
+
+thread_local! {
+    static KEY_MEMO: std::cell::RefCell<KeyMemo> = std::cell::RefCell::new(KeyMemo::new());
+}
+
 /// A primary or device public key (SPEC.md §4.1).
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub enum PublicKey {
@@ -138,7 +147,28 @@ pub enum PublicKey {
 
 impl PublicKey {
     /// Builds a key from its algorithm and raw 32 bytes.
+    ///
+    /// Checking a key decompresses a curve point (a field square root), which costs about
+    /// as much as a third of a signature check. Verifiers meet the same few keys again and
+    /// again (every claim and link of one signer), so the results of the last
+    /// [`KEY_MEMO_SIZE`] distinct keys checked on this thread are remembered. The memo is a
+    /// pure function's cache: it returns exactly what the check returns.
     pub fn from_bytes(algorithm: Algorithm, bytes: &[u8; 32]) -> Result<Self, KeyError> {
+        KEY_MEMO.with(|memo| {
+            let mut memo = memo.borrow_mut();
+            if let Some(known) = memo.get(&(algorithm, *bytes)) {
+                return known.clone();
+            }
+            let checked = Self::check_bytes(algorithm, bytes);
+            if memo.len() >= KEY_MEMO_SIZE {
+                memo.clear();
+            }
+            memo.insert((algorithm, *bytes), checked.clone());
+            checked
+        })
+    }
+
+    fn check_bytes(algorithm: Algorithm, bytes: &[u8; 32]) -> Result<Self, KeyError> {
         match algorithm {
             Algorithm::Ed25519 => Ed25519PublicKey::from_bytes(bytes)
                 .map(PublicKey::Ed25519)

@@ -7,7 +7,7 @@
 
 use serde::Serialize;
 
-use crate::claim::Claim;
+use crate::claim::{CheckedClaim, Claim};
 use crate::identity::Identity;
 use crate::sigchain::{ChainError, ChainErrorKind, ChainPoint, VerifiedChain};
 
@@ -304,8 +304,38 @@ pub fn evaluate_published(
     expected_subject: Option<&Identity>,
     publication: Option<&Publication>,
 ) -> Verdict {
+    evaluate_checked(
+        &claim.check_signature(),
+        chain,
+        at,
+        expected_subject,
+        publication,
+    )
+}
+
+/// [`evaluate_published`] for a claim whose signature was already checked
+/// ([`Claim::check_signature`] or [`crate::claim::check_signatures`], which may batch):
+/// the same verdict, without checking the signature again.
+///
+/// ```
+/// use kez_core::{claim::ClaimBuilder, verdict, Algorithm, SecretKey};
+/// let claim = ClaimBuilder::new("github:jason".parse()?, 1_767_225_600)
+///     .sign(&SecretKey::generate(Algorithm::Ed25519), None)?;
+/// let checked = claim.check_signature();
+/// let v = verdict::evaluate_checked(&checked, verdict::ChainEvidence::NotChecked, 1_767_312_000, None, None);
+/// assert_eq!(v, verdict::evaluate(&claim, verdict::ChainEvidence::NotChecked, 1_767_312_000, None));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub fn evaluate_checked(
+    checked: &CheckedClaim<'_>,
+    chain: ChainEvidence<'_>,
+    at: u64,
+    expected_subject: Option<&Identity>,
+    publication: Option<&Publication>,
+) -> Verdict {
+    let claim = checked.claim();
     let mut conditions = Vec::new();
-    if let Err(e) = claim.verify_signature() {
+    if let Err(e) = checked.signature() {
         conditions.push(invalid(
             InvalidReason::BadSignature,
             format!("claim signature: {e}"),

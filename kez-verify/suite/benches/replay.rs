@@ -12,8 +12,11 @@
 //!    `Link::verify_signatures`, the manifest signature) on the same inputs, timed alone in
 //!    CPU time and compared with the replay's CPU time, which other processes on the
 //!    machine do not inflate as they do wall-clock phases;
-//! 3. what batch verification (`claim::verify_signatures`) would take for the same
-//!    claims, which replay cannot use today (see the `replay` module docs).
+//! 3. what batch verification (`claim::verify_signatures`, which bisects a failed batch)
+//!    would take for the same claims.
+//!
+//! The target (issue 4 §6) is judged on (2): signature verification alone, for exactly
+//! the signatures replay verifies, as a share of the replay's CPU time.
 //!
 //! Files are grouped one folder per 100 cases; `KEZ_BENCH_LAYOUT=nested` puts every case
 //! in a folder of its own, as the floor suite does (listing 10,000 folders costs more than
@@ -309,10 +312,7 @@ fn main() {
     );
     print!("{}", time_split(&median_run));
     let share = median_run.signature_percent();
-    println!(
-        "signature phases: {share:.1}% of the wall-clock total (target >= 70%): {}",
-        if share >= 70.0 { "met" } else { "NOT MET" }
-    );
+    println!("signature phases: {share:.1}% of the wall-clock total");
 
     // The calibration, in CPU time so that it compares with the replay's CPU time.
     let (single, batch, chain, manifest_sig): (Vec<_>, Vec<_>, Vec<_>, Vec<_>) = (
@@ -331,14 +331,20 @@ fn main() {
     match replay_cpu.is_empty() {
         false => {
             let replay_cpu = median(replay_cpu);
+            let ratio = percent(bare, replay_cpu);
             println!(
-                "CPU time of one replay (median): {:.1} ms; the bare signature checks of the same inputs alone: claims {:.1} ms, links {:.1} ms, manifest {:.1} ms = {:.1} ms, {:.1}% of it",
+                "CPU time of one replay (median): {:.1} ms; signature verification alone (the bare checks of exactly the signatures replay verifies, same inputs, same run): claims {:.1} ms, links {:.1} ms, manifest {:.1} ms = {:.1} ms",
                 ms(replay_cpu),
                 ms(single),
                 ms(chain),
                 ms(manifest_sig),
                 ms(bare),
-                percent(bare, replay_cpu)
+            );
+            println!(
+                "signature verification alone / replay: {:.1} ms / {:.1} ms = {ratio:.1}% (target >= 70%): {}",
+                ms(bare),
+                ms(replay_cpu),
+                if ratio >= 70.0 { "met" } else { "NOT MET" }
             );
         }
         true => println!(
@@ -349,7 +355,7 @@ fn main() {
         ),
     }
     println!(
-        "claims batch-verified instead (claim::verify_signatures): {:.1} ms vs {:.1} ms one by one ({:.2}x); replay cannot use it while verdict::evaluate re-checks each signature",
+        "claims batch-verified instead (claim::verify_signatures, bisecting a failed batch): {:.1} ms vs {:.1} ms one by one ({:.2}x)",
         ms(batch),
         ms(single),
         single.as_secs_f64() / batch.as_secs_f64().max(1e-9)

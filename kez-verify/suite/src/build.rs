@@ -3,8 +3,10 @@
 //! [`SuiteBuilder`] collects files and cases in memory and [`SuiteBuilder::finish`] turns
 //! them into a [`BuiltSuite`]: the files, `manifest.json` with every digest, and
 //! optionally `manifest.json.sig`. [`from_fixture_cases`] fills a builder from the
-//! fixture cases under `fixtures/cases`, so the shipped suites are reproducible: the
-//! same cases, name, version, time and key give the same bytes.
+//! fixture cases under `fixtures/cases`, and [`SuiteBuilder::add_evidence_cases`] adds the
+//! evidence cases a list file describes (recorded bundles, docs/EVIDENCE.md), so the
+//! shipped suites are reproducible: the same cases, name, version, time and key give the
+//! same bytes.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
@@ -14,8 +16,8 @@ use kez_core::{Digest256, Identity, PublicKey, SecretKey};
 use serde::Deserialize;
 
 use crate::manifest::{
-    parse_outcome, parse_reason, Case, CaseBody, ChainExpectation, ExpectedVerdict, Manifest,
-    ManifestError, SCHEMA, SPEC_VERSION,
+    parse_case, parse_outcome, parse_reason, Case, CaseBody, ChainExpectation, ExpectedVerdict,
+    Manifest, ManifestError, BUNDLE_BODIES, BUNDLE_INDEX, SCHEMA, SPEC_VERSION,
 };
 use crate::path::{PathError, SuitePath, MANIFEST_FILE, SIGNATURE_FILE};
 use crate::signature::{self, SignatureError};
@@ -421,7 +423,106 @@ fn sorted_dirs(dir: &Path) -> Result<Vec<String>, BuildError> {
     Ok(names.into_iter().collect())
 }
 
+/// The evidence case list that `suite build --evidence FILE` reads (docs/SUITES.md,
+/// "Building a suite"): `{"cases": [...]}`, each case as in a manifest except that
+/// `bundle` is the recorded bundle's folder relative to the list file.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct EvidenceList {
+    cases: Vec<serde_json::Map<String, serde_json::Value>>,
+}
+
 impl SuiteBuilder {
+    /// Adds the evidence cases listed in the file `list` (format: docs/SUITES.md,
+    /// "Building a suite"): each case's bundle (`bundle.json` and `bodies/…`) is copied to
+    /// `cases/<id>/`, and the case is checked exactly as a manifest's case is.
+    pub fn add_evidence_cases(&mut self, list: &Path) -> Result<usize, BuildError> {
+        let source = |path: &Path, message: String| BuildError::Source {
+            path: path.to_owned(),
+            message,
+        };
+        let bytes = fs::read(list).map_err(|e| source(list, e.to_string()))?;
+        let parsed: EvidenceList = serde_json::from_slice(&bytes)
+            .map_err(|e| source(list, format!("expected {{\"cases\": [...]}}: {e}")))?;
+        let base = list.parent().unwrap_or(Path::new("."));
+        let count = parsed.cases.len();
+        for (i, mut case) in parsed.cases.into_iter().enumerate() {
+            let id = case
+                .get("id")
+                .and_then(serde_json::Value::as_str)
+                .ok_or_else(|| source(list, format!("cases[{i}]: no \"id\"")))?
+                .to_string();
+            let from = match case.get("bundle") {
+                Some(serde_json::Value::String(dir)) => base.join(dir),
+                _ => {
+                    return Err(source(
+                        list,
+                        format!("cases[{i}] ({id}): \"bundle\" names the bundle folder"),
+                    ))
+                }
+            };
+            if case.contains_key("kind") {
+                return Err(source(
+                    list,
+                    format!("cases[{i}] ({id}): every case here is of kind evidence; leave \"kind\" out"),
+                ));
+            }
+            let folder = SuitePath::parse(CASES_DIR)?.join(&id)?;
+            self.copy_bundle(&from, &folder)?;
+            case.insert("kind".into(), "evidence".into());
+            case.insert("bundle".into(), folder.to_string().into());
+            if case.get("at").and_then(serde_json::Value::as_u64) == Some(self.at) {
+                case.remove("at");
+            }
+            let digests: BTreeMap<SuitePath, Digest256> = self
+                .files
+                .iter()
+                .map(|(p, b)| (p.clone(), Digest256::of(b)))
+                .collect();
+            let parsed = parse_case(self.cases.len(), case.into(), &digests)
+                .map_err(|e| source(list, e.to_string()))?;
+            self.add_case(parsed);
+        }
+        Ok(count)
+    }
+
+    /// Copies the bundle in `from` (`bundle.json`, `bodies/*`) to `folder`; anything else
+    /// in `from` is refused rather than left out.
+    fn copy_bundle(&mut self, from: &Path, folder: &SuitePath) -> Result<(), BuildError> {
+        let source = |path: &Path, message: String| BuildError::Source {
+            path: path.to_owned(),
+            message,
+        };
+        let read = |path: &Path| fs::read(path).map_err(|e| source(path, e.to_string()));
+        let mut names = BTreeSet::new();
+        for entry in fs::read_dir(from).map_err(|e| source(from, e.to_string()))? {
+            let entry = entry.map_err(|e| source(from, e.to_string()))?;
+            names.insert(entry.file_name().to_string_lossy().into_owned());
+        }
+        for name in &names {
+            if name != BUNDLE_INDEX && name != BUNDLE_BODIES {
+                return Err(source(
+                    &from.join(name),
+                    format!("a bundle folder holds only {BUNDLE_INDEX} and {BUNDLE_BODIES}/"),
+                ));
+            }
+        }
+        self.add_file(folder.join(BUNDLE_INDEX)?, read(&from.join(BUNDLE_INDEX))?)?;
+        let bodies = from.join(BUNDLE_BODIES);
+        if bodies.is_dir() {
+            let mut names = BTreeSet::new();
+            for entry in fs::read_dir(&bodies).map_err(|e| source(&bodies, e.to_string()))? {
+                let entry = entry.map_err(|e| source(&bodies, e.to_string()))?;
+                names.insert(entry.file_name().to_string_lossy().into_owned());
+            }
+            let target = folder.join(BUNDLE_BODIES)?;
+            for name in names {
+                self.add_file(target.join(&name)?, read(&bodies.join(&name))?)?;
+            }
+        }
+        Ok(())
+    }
+
     /// Adds `README.md`: what the suite is, how to replay it, and which key signs it.
     pub fn add_readme(&mut self, signer: Option<&PublicKey>) -> Result<(), BuildError> {
         let text = readme(&self.name, &self.version, self.at, &self.cases, signer);
@@ -447,7 +548,7 @@ fn readme(
     );
     format!(
         "# Suite `{name}`, version {version}\n\n\
-         A `{SCHEMA}` fixture suite for SPEC.md {SPEC_VERSION}: {} cases ({} claim, {} chain),\n\
+         A `{SCHEMA}` fixture suite for SPEC.md {SPEC_VERSION}: {} cases ({} claim, {} chain{}),\n\
          evaluated at {} ({at}) unless a case pins its own time.\n\
          Generated by `kez-verify suite build`; docs/SUITES.md describes the format. After editing\n\
          anything here, re-sign with `kez-verify suite sign --rehash`.\n\n\
@@ -459,6 +560,10 @@ fn readme(
         cases.len(),
         count("claim"),
         count("chain"),
+        match count("evidence") {
+            0 => String::new(),
+            n => format!(", {n} evidence"),
+        },
         crate::report::rfc3339(at),
         signer.map(|k| format!(" --key {k}")).unwrap_or_default(),
     )

@@ -296,10 +296,10 @@ fn walk(dir: &Path, prefix: &str, found: &mut Vec<SuitePath>, problems: &mut Vec
         if file_type.is_dir() {
             walk(&entry.path(), &rel, found, problems);
         } else if file_type.is_file() {
-            match SuitePath::parse(&rel) {
+            match SuitePath::parse_owned(rel) {
                 Ok(path) => found.push(path),
                 Err(e) => problems.push(Problem {
-                    path: rel,
+                    path: shown(name),
                     kind: ProblemKind::BadName(format!("cannot be listed in a manifest: {e}")),
                 }),
             }

@@ -13,6 +13,7 @@
 //! | [`integrity`] | the folder holds exactly the listed files, with the listed digests |
 //! | [`suite`] | opening a suite: every check, before anything is replayed |
 //! | [`replay`] | evaluating the cases (SPEC.md §6–§8), timed by phase |
+//! | [`evidence`] | evidence cases: recorded bundles replayed through kez-id (SPEC.md §11) |
 //! | [`report`] | the report as a table, JSON (`kez-verify/replay/v1`) or JUnit XML |
 //! | [`build`] | building suite folders, from the fixture cases or from scratch |
 //!
@@ -55,6 +56,7 @@
 //! ```
 
 pub mod build;
+pub mod evidence;
 pub mod integrity;
 pub mod manifest;
 pub mod path;

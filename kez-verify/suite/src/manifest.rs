@@ -22,15 +22,15 @@
 //! [`Manifest::parse`] reads strict I-JSON (SPEC.md §2.1: no duplicate members), checks
 //! `schema` before anything else (a future schema is refused as such, whatever its
 //! shape), then `spec`, then every member; unknown members are refused so that a typo
-//! cannot silently drop an expectation. Each case kind is known: `claim` and `chain`.
-//! A kind this replayer does not know (such as `evidence`, which the channel evidence
-//! bundles will add) refuses the whole suite rather than skipping the case.
+//! cannot silently drop an expectation. Each case kind is known: `claim`, `chain` and
+//! `evidence` (a recorded evidence bundle replayed through kez-id, docs/EVIDENCE.md). A
+//! kind this replayer does not know refuses the whole suite rather than skipping the case.
 
 use std::collections::{BTreeMap, HashSet};
 
 use kez_core::json::{self, JsonError, MAX_SAFE_INTEGER};
 use kez_core::verdict::{InvalidReason, Outcome};
-use kez_core::{Digest256, Identity};
+use kez_core::{Digest256, Identity, PublicKey};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -46,7 +46,14 @@ pub const SPEC_VERSION: &str = kez_core::claim::PROTOCOL_VERSION;
 const TOP_MEMBERS: [&str; 7] = ["schema", "name", "version", "spec", "at", "files", "cases"];
 
 /// The case kinds a `kez-suite/v1` replayer knows.
-pub const KNOWN_KINDS: [&str; 2] = ["claim", "chain"];
+pub const KNOWN_KINDS: [&str; 3] = ["claim", "chain", "evidence"];
+
+/// The files an evidence bundle folder may hold (docs/EVIDENCE.md): its index, and the
+/// bodies under this folder.
+pub const BUNDLE_INDEX: &str = "bundle.json";
+
+/// The folder of an evidence bundle that holds the HTTP bodies.
+pub const BUNDLE_BODIES: &str = "bodies";
 
 /// Why a manifest is refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -68,7 +75,7 @@ pub enum ManifestError {
         found: String,
     },
     /// A case has a kind this replayer does not know.
-    #[error("manifest.json: {at}: case kind {kind:?} is not supported by this replayer (kez-suite/v1 replayers know \"claim\" and \"chain\"; update kez-verify to replay this suite)")]
+    #[error("manifest.json: {at}: case kind {kind:?} is not supported by this replayer (this replayer knows \"claim\", \"chain\" and \"evidence\"; update kez-verify to replay this suite)")]
     UnsupportedKind {
         /// Where: `cases[i] (id)`.
         at: String,
@@ -157,6 +164,108 @@ impl std::fmt::Display for ChainExpectation {
     }
 }
 
+/// What an evidence case verifies: an identity, or a key and the identities its sigchain
+/// links (as `kez-verify id TARGET`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum EvidenceTarget {
+    /// An identity such as `github:jason`.
+    Identity(Identity),
+    /// A key such as `ed25519:…`: its identity graph.
+    Key(PublicKey),
+}
+
+impl EvidenceTarget {
+    /// Parses a target as `kez-verify id` does: a key when it starts with `ed25519:`,
+    /// `bip340:` or `npub1`, else an identity.
+    pub fn parse(text: &str) -> Result<Self, String> {
+        if text.starts_with("ed25519:") || text.starts_with("bip340:") || text.starts_with("npub1")
+        {
+            text.parse::<PublicKey>()
+                .map(EvidenceTarget::Key)
+                .map_err(|e| format!("{text:?} is not a key: {e}"))
+        } else {
+            Identity::parse(text)
+                .map(EvidenceTarget::Identity)
+                .map_err(|e| format!("{text:?} is not an identity: {e}"))
+        }
+    }
+}
+
+impl std::fmt::Display for EvidenceTarget {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            EvidenceTarget::Identity(identity) => write!(f, "{identity}"),
+            EvidenceTarget::Key(key) => write!(f, "{key}"),
+        }
+    }
+}
+
+/// What an evidence case expects of one identity, as kez-id reports it (SPEC.md §11.9).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IdentityExpectation {
+    /// The identity's overall outcome (SPEC.md §11.9-2).
+    pub outcome: Outcome,
+    /// Its reason, present exactly when `outcome` is `invalid`: an SPEC.md §8.2 reason, a
+    /// channel reason (`wrong_publisher`, …), `no_proof`, `no_such_account` or
+    /// `account_conflict`.
+    pub reason: Option<String>,
+    /// Every proof found, in the order the channel reported them.
+    pub proofs: Vec<ProofExpectation>,
+    /// Every proof the channel rejected, in order.
+    pub rejected: Vec<RejectedExpectation>,
+}
+
+/// One proof an evidence case expects: where it was found and one verdict per claim in it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProofExpectation {
+    /// The proof's location, as the channel reports it.
+    pub location: String,
+    /// One verdict per claim the proof holds, in order.
+    pub outcomes: Vec<ExpectedVerdict>,
+}
+
+/// One proof an evidence case expects the channel to reject.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RejectedExpectation {
+    /// The proof's location.
+    pub location: String,
+    /// The rule it broke (`wrong_publisher`, …).
+    pub reason: String,
+}
+
+/// One identity of a key's graph and what is expected of it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LinkedIdentityExpectation {
+    /// The identity.
+    pub identity: Identity,
+    /// What is expected of it.
+    pub expect: IdentityExpectation,
+}
+
+/// What an evidence case expects.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum EvidenceExpectation {
+    /// For an identity target: the identity's report.
+    Identity(IdentityExpectation),
+    /// For a key target: the graph's outcome and every identity it links, in chain order.
+    Key {
+        /// The graph's overall outcome.
+        outcome: Outcome,
+        /// One entry per identity verified.
+        identities: Vec<LinkedIdentityExpectation>,
+    },
+}
+
+impl EvidenceExpectation {
+    /// The overall outcome.
+    pub fn outcome(&self) -> Outcome {
+        match self {
+            EvidenceExpectation::Identity(e) => e.outcome,
+            EvidenceExpectation::Key { outcome, .. } => *outcome,
+        }
+    }
+}
+
 /// What a case is and what it expects.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum CaseBody {
@@ -178,22 +287,36 @@ pub enum CaseBody {
         /// The expected result.
         expect: ChainExpectation,
     },
+    /// A recorded evidence bundle (docs/EVIDENCE.md) replayed offline through kez-id's
+    /// verifier with the built-in channels, as `kez-verify id TARGET --replay BUNDLE --at T`.
+    Evidence {
+        /// The bundle's folder inside the suite: `bundle.json` and `bodies/…`, every file
+        /// listed in `files`.
+        bundle: SuitePath,
+        /// The identity or key verified; the bundle must have been recorded for it.
+        target: EvidenceTarget,
+        /// The expected report.
+        expect: EvidenceExpectation,
+    },
 }
 
 impl CaseBody {
-    /// `claim` or `chain`.
+    /// `claim`, `chain` or `evidence`.
     pub fn kind(&self) -> &'static str {
         match self {
             CaseBody::Claim { .. } => "claim",
             CaseBody::Chain { .. } => "chain",
+            CaseBody::Evidence { .. } => "evidence",
         }
     }
 
-    /// Every file the case reads.
+    /// Every file the case names: a claim case's input and chains, a chain case's chains.
+    /// An evidence case names a folder, not files: see [`Manifest::bundle_files`].
     pub fn files(&self) -> impl Iterator<Item = &SuitePath> {
-        let (input, chains) = match self {
+        let (input, chains): (Option<&SuitePath>, &[SuitePath]) = match self {
             CaseBody::Claim { input, chains, .. } => (Some(input), chains),
             CaseBody::Chain { chains, .. } => (None, chains),
+            CaseBody::Evidence { .. } => (None, &[]),
         };
         input.into_iter().chain(chains)
     }
@@ -261,6 +384,10 @@ struct WireCase {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     subject: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    bundle: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    target: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     at: Option<u64>,
     expect: WireExpect,
 }
@@ -274,6 +401,57 @@ struct WireExpect {
     chain: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     length: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    outcome: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    reason: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    proofs: Option<Vec<WireProof>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    rejected: Option<Vec<WireRejected>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    identities: Option<Vec<WireLinked>>,
+}
+
+impl WireExpect {
+    fn has_claim_or_chain_members(&self) -> bool {
+        self.outcomes.is_some() || self.chain.is_some() || self.length.is_some()
+    }
+
+    fn has_evidence_members(&self) -> bool {
+        self.outcome.is_some()
+            || self.reason.is_some()
+            || self.proofs.is_some()
+            || self.rejected.is_some()
+            || self.identities.is_some()
+    }
+}
+
+/// One identity of a key's graph in an evidence case's `expect.identities`.
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct WireLinked {
+    identity: String,
+    outcome: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    reason: Option<String>,
+    proofs: Vec<WireProof>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    rejected: Vec<WireRejected>,
+}
+
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct WireProof {
+    location: String,
+    outcomes: Vec<WireVerdict>,
+}
+
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct WireRejected {
+    location: String,
+    reason: String,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -293,7 +471,7 @@ const OUTCOMES: [Outcome; 6] = [
     Outcome::Valid,
 ];
 
-const REASONS: [InvalidReason; 11] = [
+const REASONS: [InvalidReason; 14] = [
     InvalidReason::Malformed,
     InvalidReason::Unsupported,
     InvalidReason::BadSignature,
@@ -304,6 +482,9 @@ const REASONS: [InvalidReason; 11] = [
     InvalidReason::KeyNotYetValid,
     InvalidReason::NotYetValid,
     InvalidReason::NotBound,
+    InvalidReason::NotYetPublished,
+    InvalidReason::PublishedBeforeKey,
+    InvalidReason::PublishedAfterRevocation,
     InvalidReason::BadChain,
 ];
 
@@ -432,7 +613,14 @@ impl Manifest {
             }
             None => return Err(ManifestError::invalid("files", "member is missing")),
         };
-        let mut files = BTreeMap::new();
+        // Two listed names can differ only in letter case only if one of them has an
+        // upper-case letter (the listed names are distinct): without any, there is nothing
+        // to fold.
+        let fold = listed
+            .keys()
+            .any(|k| k.bytes().any(|b| b.is_ascii_uppercase()));
+        // `listed` iterates in path order, so the map is built in one sorted pass.
+        let mut files = Vec::with_capacity(listed.len());
         let mut folded = BTreeMap::new();
         for (text, digest) in listed {
             let where_ = || format!("files[{text:?}]");
@@ -454,14 +642,17 @@ impl Manifest {
                 )
             })?;
             // Two names that differ only in case are one file on some file systems.
-            if let Some(other) = folded.insert(text.to_ascii_lowercase(), p.clone()) {
-                return Err(ManifestError::invalid(
-                    where_(),
-                    format!("differs from {:?} only in letter case", other.as_str()),
-                ));
+            if fold {
+                if let Some(other) = folded.insert(text.to_ascii_lowercase(), p.clone()) {
+                    return Err(ManifestError::invalid(
+                        where_(),
+                        format!("differs from {:?} only in letter case", other.as_str()),
+                    ));
+                }
             }
-            files.insert(p, d);
+            files.push((p, d));
         }
+        let files: BTreeMap<SuitePath, Digest256> = files.into_iter().collect();
         let wire_cases = match object.remove("cases") {
             Some(Value::Array(cases)) => cases,
             Some(other) => {
@@ -498,6 +689,15 @@ impl Manifest {
         case.at.unwrap_or(self.at)
     }
 
+    /// The listed files of the evidence bundle in the folder `bundle`, with their paths
+    /// relative to it (`bundle.json`, `bodies/<sha256 hex>`).
+    pub fn bundle_files<'a>(
+        &'a self,
+        bundle: &SuitePath,
+    ) -> impl Iterator<Item = (&'a SuitePath, &'a str)> + 'a {
+        bundle_files(&self.files, bundle)
+    }
+
     fn to_wire(&self) -> WireManifest {
         WireManifest {
             schema: SCHEMA.into(),
@@ -528,7 +728,7 @@ impl Manifest {
     }
 }
 
-fn parse_case(
+pub(crate) fn parse_case(
     i: usize,
     value: Value,
     files: &BTreeMap<SuitePath, Digest256>,
@@ -553,7 +753,10 @@ fn parse_case(
         Some(other) => {
             return Err(ManifestError::invalid(
                 format!("{}.kind", at(&value)),
-                format!("expected \"claim\" or \"chain\", found {}", found(other)),
+                format!(
+                    "expected \"claim\", \"chain\" or \"evidence\", found {}",
+                    found(other)
+                ),
             ))
         }
         None => {
@@ -563,10 +766,9 @@ fn parse_case(
             ))
         }
     }
-    let place = at(&Value::Null);
     let wire: WireCase = match serde_json::from_value(value) {
         Ok(wire) => wire,
-        Err(e) => return Err(ManifestError::invalid(place, e.to_string())),
+        Err(e) => return Err(ManifestError::invalid(format!("cases[{i}]"), e.to_string())),
     };
     let at = || {
         format!(
@@ -606,7 +808,61 @@ fn parse_case(
         .map(|t| check_time(&format!("{}.at", at()), t))
         .transpose()?;
     let expect_at = || format!("{}.expect", at());
+    if wire.kind != "evidence" {
+        if wire.bundle.is_some() || wire.target.is_some() {
+            return Err(ManifestError::invalid(
+                at(),
+                "only an evidence case has \"bundle\" and \"target\"",
+            ));
+        }
+        if wire.expect.has_evidence_members() {
+            return Err(ManifestError::invalid(
+                expect_at(),
+                format!(
+                    "a {} case expects none of outcome, reason, proofs, rejected, identities",
+                    wire.kind
+                ),
+            ));
+        }
+    }
     let body = match wire.kind.as_str() {
+        "evidence" => {
+            if wire.input.is_some() || wire.subject.is_some() || !chains.is_empty() {
+                return Err(ManifestError::invalid(
+                    at(),
+                    "an evidence case has no \"input\", \"chains\" or \"subject\": the bundle holds its evidence",
+                ));
+            }
+            let bundle = wire.bundle.as_deref().ok_or_else(|| {
+                ManifestError::invalid(at(), "an evidence case names its \"bundle\" folder")
+            })?;
+            let bundle = SuitePath::parse(bundle).map_err(|error| ManifestError::Path {
+                at: format!("{}.bundle", at()),
+                error,
+            })?;
+            check_bundle_files(files, &bundle)
+                .map_err(|message| ManifestError::invalid(format!("{}.bundle", at()), message))?;
+            let target = wire.target.as_deref().ok_or_else(|| {
+                ManifestError::invalid(
+                    at(),
+                    "an evidence case names its \"target\" (an identity or a key)",
+                )
+            })?;
+            let target = EvidenceTarget::parse(target)
+                .map_err(|e| ManifestError::invalid(format!("{}.target", at()), e))?;
+            if wire.expect.has_claim_or_chain_members() {
+                return Err(ManifestError::invalid(
+                    expect_at(),
+                    "an evidence case expects none of outcomes, chain, length",
+                ));
+            }
+            let expect = evidence_expectation(&expect_at(), &target, wire.expect)?;
+            CaseBody::Evidence {
+                bundle,
+                target,
+                expect,
+            }
+        }
         "claim" => {
             let input = wire
                 .input
@@ -651,6 +907,7 @@ fn parse_case(
             }
         }
         _ => {
+            debug_assert_eq!(wire.kind, "chain");
             if wire.input.is_some() || wire.subject.is_some() {
                 return Err(ManifestError::invalid(
                     at(),
@@ -691,6 +948,215 @@ fn parse_case(
     })
 }
 
+/// The listed files under the folder `bundle`, with their paths relative to it.
+fn bundle_files<'a>(
+    files: &'a BTreeMap<SuitePath, Digest256>,
+    bundle: &SuitePath,
+) -> impl Iterator<Item = (&'a SuitePath, &'a str)> + 'a {
+    let prefix = format!("{bundle}/");
+    let skip = prefix.len();
+    files
+        .range(bundle.clone()..)
+        .map(|(path, _)| path)
+        .skip_while(move |path| path.as_str() < prefix.as_str())
+        .take_while({
+            let prefix = format!("{bundle}/");
+            move |path| path.as_str().starts_with(&prefix)
+        })
+        .map(move |path| (path, &path.as_str()[skip..]))
+}
+
+/// A bundle folder holds `bundle.json` and files in `bodies/`, and nothing else.
+fn check_bundle_files(
+    files: &BTreeMap<SuitePath, Digest256>,
+    bundle: &SuitePath,
+) -> Result<(), String> {
+    if files.contains_key(bundle) {
+        return Err(format!("{bundle} is a file; a bundle is a folder"));
+    }
+    let mut index = false;
+    for (path, relative) in bundle_files(files, bundle) {
+        match relative.split_once('/') {
+            None if relative == BUNDLE_INDEX => index = true,
+            Some((BUNDLE_BODIES, name)) if !name.contains('/') => {}
+            _ => {
+                return Err(format!(
+                    "{path}: a bundle folder holds only {BUNDLE_INDEX} and {BUNDLE_BODIES}/<sha256 hex> (docs/EVIDENCE.md)"
+                ))
+            }
+        }
+    }
+    if !index {
+        return Err(format!(
+            "{bundle}/{BUNDLE_INDEX} is not listed in \"files\""
+        ));
+    }
+    Ok(())
+}
+
+/// An identity outcome and its reason: the reason is present exactly when the outcome is
+/// `invalid`, and is a name (`no_proof`, `wrong_publisher`, an SPEC.md §8.2 reason).
+fn identity_outcome(
+    at: &str,
+    outcome: Option<&str>,
+    reason: Option<String>,
+) -> Result<(Outcome, Option<String>), ManifestError> {
+    let outcome =
+        outcome.ok_or_else(|| ManifestError::invalid(at, "member \"outcome\" is missing"))?;
+    let outcome = parse_outcome(outcome).ok_or_else(|| {
+        ManifestError::invalid(
+            at,
+            format!("unknown outcome {:?} (expected valid, revoked, expired, unreachable, fork or invalid)", outcome),
+        )
+    })?;
+    match (outcome, reason) {
+        (Outcome::Invalid, Some(reason)) => {
+            let ok = !reason.is_empty()
+                && reason.len() <= 64
+                && reason
+                    .bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
+            if !ok {
+                return Err(ManifestError::invalid(
+                    at,
+                    format!(
+                        "reason {:?}: expected a name such as no_proof or bad_signature",
+                        reason.chars().take(40).collect::<String>()
+                    ),
+                ));
+            }
+            Ok((outcome, Some(reason)))
+        }
+        (Outcome::Invalid, None) => Err(ManifestError::invalid(
+            at,
+            "an invalid outcome names its reason",
+        )),
+        (_, Some(_)) => Err(ManifestError::invalid(
+            at,
+            "only an invalid outcome has a reason",
+        )),
+        (_, None) => Ok((outcome, None)),
+    }
+}
+
+fn identity_expectation(
+    at: &str,
+    outcome: Option<&str>,
+    reason: Option<String>,
+    proofs: Vec<WireProof>,
+    rejected: Vec<WireRejected>,
+) -> Result<IdentityExpectation, ManifestError> {
+    let (outcome, reason) = identity_outcome(at, outcome, reason)?;
+    let proofs = proofs
+        .into_iter()
+        .enumerate()
+        .map(|(j, proof)| {
+            let place = format!("{at}.proofs[{j}]");
+            if proof.location.is_empty() {
+                return Err(ManifestError::invalid(place, "the location is empty"));
+            }
+            if proof.outcomes.is_empty() {
+                return Err(ManifestError::invalid(
+                    place,
+                    "expected at least one outcome (one per claim in the proof)",
+                ));
+            }
+            let outcomes = proof
+                .outcomes
+                .iter()
+                .enumerate()
+                .map(|(k, v)| expected_verdict(|| format!("{place}.outcomes[{k}]"), v))
+                .collect::<Result<Vec<_>, _>>()?;
+            Ok(ProofExpectation {
+                location: proof.location,
+                outcomes,
+            })
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let rejected = rejected
+        .into_iter()
+        .map(|r| RejectedExpectation {
+            location: r.location,
+            reason: r.reason,
+        })
+        .collect();
+    Ok(IdentityExpectation {
+        outcome,
+        reason,
+        proofs,
+        rejected,
+    })
+}
+
+fn evidence_expectation(
+    at: &str,
+    target: &EvidenceTarget,
+    wire: WireExpect,
+) -> Result<EvidenceExpectation, ManifestError> {
+    match target {
+        EvidenceTarget::Identity(_) => {
+            if wire.identities.is_some() {
+                return Err(ManifestError::invalid(
+                    at,
+                    "an identity target expects {\"outcome\", \"proofs\": [...]}; \"identities\" is for a key target",
+                ));
+            }
+            let proofs = wire.proofs.ok_or_else(|| {
+                ManifestError::invalid(
+                    at,
+                    "member \"proofs\" is missing (an empty list when none is expected)",
+                )
+            })?;
+            identity_expectation(
+                at,
+                wire.outcome.as_deref(),
+                wire.reason,
+                proofs,
+                wire.rejected.unwrap_or_default(),
+            )
+            .map(EvidenceExpectation::Identity)
+        }
+        EvidenceTarget::Key(_) => {
+            if wire.proofs.is_some() || wire.rejected.is_some() || wire.reason.is_some() {
+                return Err(ManifestError::invalid(
+                    at,
+                    "a key target expects {\"outcome\", \"identities\": [...]}; proofs belong to each identity",
+                ));
+            }
+            let outcome = wire
+                .outcome
+                .as_deref()
+                .ok_or_else(|| ManifestError::invalid(at, "member \"outcome\" is missing"))?;
+            let outcome = parse_outcome(outcome).ok_or_else(|| {
+                ManifestError::invalid(at, format!("unknown outcome {outcome:?}"))
+            })?;
+            let identities = wire
+                .identities
+                .ok_or_else(|| ManifestError::invalid(at, "member \"identities\" is missing"))?
+                .into_iter()
+                .enumerate()
+                .map(|(j, linked)| {
+                    let place = format!("{at}.identities[{j}]");
+                    let identity = Identity::parse(&linked.identity)
+                        .map_err(|e| ManifestError::invalid(&place, e.to_string()))?;
+                    let expect = identity_expectation(
+                        &place,
+                        Some(&linked.outcome),
+                        linked.reason,
+                        linked.proofs,
+                        linked.rejected,
+                    )?;
+                    Ok(LinkedIdentityExpectation { identity, expect })
+                })
+                .collect::<Result<Vec<_>, ManifestError>>()?;
+            Ok(EvidenceExpectation::Key {
+                outcome,
+                identities,
+            })
+        }
+    }
+}
+
 fn expected_verdict(
     at: impl Fn() -> String,
     wire: &WireVerdict,
@@ -725,7 +1191,81 @@ fn expected_verdict(
     Ok(ExpectedVerdict { outcome, reason })
 }
 
+fn wire_verdicts(expect: &[ExpectedVerdict]) -> Vec<WireVerdict> {
+    expect
+        .iter()
+        .map(|v| WireVerdict {
+            outcome: v.outcome.name().into(),
+            reason: v.reason.map(|r| r.name().into()),
+        })
+        .collect()
+}
+
+fn wire_proofs(e: &IdentityExpectation) -> (Vec<WireProof>, Vec<WireRejected>) {
+    (
+        e.proofs
+            .iter()
+            .map(|p| WireProof {
+                location: p.location.clone(),
+                outcomes: wire_verdicts(&p.outcomes),
+            })
+            .collect(),
+        e.rejected
+            .iter()
+            .map(|r| WireRejected {
+                location: r.location.clone(),
+                reason: r.reason.clone(),
+            })
+            .collect(),
+    )
+}
+
+fn empty_expect() -> WireExpect {
+    WireExpect {
+        outcomes: None,
+        chain: None,
+        length: None,
+        outcome: None,
+        reason: None,
+        proofs: None,
+        rejected: None,
+        identities: None,
+    }
+}
+
+fn evidence_to_wire(expect: &EvidenceExpectation) -> WireExpect {
+    let mut wire = empty_expect();
+    wire.outcome = Some(expect.outcome().name().into());
+    match expect {
+        EvidenceExpectation::Identity(e) => {
+            let (proofs, rejected) = wire_proofs(e);
+            wire.reason = e.reason.clone();
+            wire.proofs = Some(proofs);
+            wire.rejected = (!rejected.is_empty()).then_some(rejected);
+        }
+        EvidenceExpectation::Key { identities, .. } => {
+            wire.identities = Some(
+                identities
+                    .iter()
+                    .map(|linked| {
+                        let (proofs, rejected) = wire_proofs(&linked.expect);
+                        WireLinked {
+                            identity: linked.identity.to_string(),
+                            outcome: linked.expect.outcome.name().into(),
+                            reason: linked.expect.reason.clone(),
+                            proofs,
+                            rejected,
+                        }
+                    })
+                    .collect(),
+            );
+        }
+    }
+    wire
+}
+
 fn case_to_wire(case: &Case) -> WireCase {
+    let mut bundle_and_target = None;
     let (input, chains, subject, expect) = match &case.body {
         CaseBody::Claim {
             input,
@@ -734,36 +1274,36 @@ fn case_to_wire(case: &Case) -> WireCase {
             expect,
         } => (
             Some(input.to_string()),
-            chains,
+            chains.as_slice(),
             subject.as_ref().map(ToString::to_string),
             WireExpect {
-                outcomes: Some(
-                    expect
-                        .iter()
-                        .map(|v| WireVerdict {
-                            outcome: v.outcome.name().into(),
-                            reason: v.reason.map(|r| r.name().into()),
-                        })
-                        .collect(),
-                ),
-                chain: None,
-                length: None,
+                outcomes: Some(wire_verdicts(expect)),
+                ..empty_expect()
             },
         ),
         CaseBody::Chain { chains, expect } => (
             None,
-            chains,
+            chains.as_slice(),
             None,
             WireExpect {
-                outcomes: None,
                 chain: Some(expect.name().into()),
                 length: match expect {
                     ChainExpectation::Ok { length } => Some(*length),
                     _ => None,
                 },
+                ..empty_expect()
             },
         ),
+        CaseBody::Evidence {
+            bundle,
+            target,
+            expect,
+        } => {
+            bundle_and_target = Some((bundle.to_string(), target.to_string()));
+            (None, &[][..], None, evidence_to_wire(expect))
+        }
     };
+    let (bundle, target) = bundle_and_target.unzip();
     WireCase {
         id: case.id.clone(),
         kind: case.body.kind().into(),
@@ -772,6 +1312,8 @@ fn case_to_wire(case: &Case) -> WireCase {
         input,
         chains: chains.iter().map(ToString::to_string).collect(),
         subject,
+        bundle,
+        target,
         at: case.at,
         expect,
     }
@@ -850,12 +1392,100 @@ mod tests {
     #[test]
     fn an_unknown_case_kind_refuses_the_suite() {
         let mut v = sample();
-        v["cases"][1]["kind"] = json!("evidence");
+        v["cases"][1]["kind"] = json!("nats");
         let err = error_of(v);
         assert!(
-            matches!(&err, ManifestError::UnsupportedKind { kind, .. } if kind == "evidence"),
+            matches!(&err, ManifestError::UnsupportedKind { kind, .. } if kind == "nats"),
             "{err}"
         );
+    }
+
+    fn with_evidence(expect: Value, target: &str) -> Value {
+        let mut v = sample();
+        let files = v["files"].as_object_mut().unwrap();
+        files.insert("e/b/bundle.json".into(), json!(digest()));
+        files.insert("e/b/bodies/ab".into(), json!(digest()));
+        files.insert("e/b-x".into(), json!(digest()));
+        v["cases"].as_array_mut().unwrap().push(json!({
+            "id": "ev", "kind": "evidence", "bundle": "e/b", "target": target, "expect": expect
+        }));
+        v
+    }
+
+    #[test]
+    fn evidence_cases_round_trip_for_identities_and_keys() {
+        let identity = json!({"outcome": "invalid", "reason": "wrong_publisher",
+            "proofs": [{"location": "https://x", "outcomes": [{"outcome": "valid"}]}],
+            "rejected": [{"location": "https://y", "reason": "wrong_publisher"}]});
+        let key = json!({"outcome": "valid", "identities": [
+            {"identity": "github:jason", "outcome": "valid",
+             "proofs": [{"location": "https://x", "outcomes": [{"outcome": "invalid", "reason": "not_yet_published"}]}]}]});
+        let ed = "ed25519:ea4a6c63e29c520abef5507b132ec5f9954776aebebe7b92421eea691446d22c";
+        for (expect, target) in [(identity, "github:jason"), (key, ed)] {
+            let manifest = Manifest::from_value(with_evidence(expect, target)).unwrap();
+            let case = manifest.cases.last().unwrap();
+            let CaseBody::Evidence { bundle, .. } = &case.body else {
+                panic!("{case:?}");
+            };
+            let files: Vec<&str> = manifest.bundle_files(bundle).map(|(_, r)| r).collect();
+            assert_eq!(files, ["bodies/ab", "bundle.json"]);
+            assert_eq!(
+                Manifest::parse(&manifest.to_pretty_json()).unwrap(),
+                manifest
+            );
+        }
+    }
+
+    #[test]
+    fn bad_evidence_cases_are_refused() {
+        let ok = json!({"outcome": "valid", "proofs": []});
+        let ed = "ed25519:ea4a6c63e29c520abef5507b132ec5f9954776aebebe7b92421eea691446d22c";
+        let cases: [(&str, Value, &str, &str); 7] = [
+            (
+                "/cases/3/bundle",
+                json!("e/none"),
+                "github:jason",
+                "not listed",
+            ),
+            (
+                "/cases/3/bundle",
+                json!("e/b/bundle.json"),
+                "github:jason",
+                "is a file",
+            ),
+            (
+                "/cases/3/expect/identities",
+                json!([]),
+                "github:jason",
+                "key target",
+            ),
+            (
+                "/cases/3/expect/reason",
+                json!("no_proof"),
+                "github:jason",
+                "only an invalid",
+            ),
+            (
+                "/cases/3/expect/outcomes",
+                json!([]),
+                "github:jason",
+                "none of outcomes",
+            ),
+            ("/cases/3/target", json!("nobody"), "github:jason", "target"),
+            ("/cases/3/expect/outcome", json!("valid"), ed, "identities"),
+        ];
+        for (pointer, replacement, target, message) in cases {
+            let mut v = with_evidence(ok.clone(), target);
+            set(&mut v, pointer, replacement);
+            let err = error_of(v);
+            assert!(err.to_string().contains(message), "{pointer}: {err}");
+        }
+        let mut v = with_evidence(ok.clone(), "github:jason");
+        v["files"]["e/b/other.txt"] = json!(digest());
+        assert!(error_of(v).to_string().contains("holds only"));
+        let mut v = sample();
+        v["cases"][0]["target"] = json!("github:jason");
+        assert!(error_of(v).to_string().contains("only an evidence case"));
     }
 
     #[test]

@@ -62,6 +62,9 @@ impl SuitePath {
     /// assert!(SuitePath::parse("/etc/passwd").is_err());
     /// ```
     pub fn parse(text: &str) -> Result<Self, PathError> {
+        if is_plainly_valid(text.as_bytes()) {
+            return Ok(Self(text.to_string()));
+        }
         let invalid = |reason: String| PathError::Invalid {
             path: shorten(text),
             reason,
@@ -123,6 +126,15 @@ impl SuitePath {
         Ok(Self(text.to_string()))
     }
 
+    /// [`SuitePath::parse`] of an owned text, keeping its allocation when it is valid.
+    pub(crate) fn parse_owned(text: String) -> Result<Self, PathError> {
+        if is_plainly_valid(text.as_bytes()) {
+            Ok(Self(text))
+        } else {
+            Self::parse(&text)
+        }
+    }
+
     /// The path as text.
     pub fn as_str(&self) -> &str {
         &self.0
@@ -139,6 +151,36 @@ impl SuitePath {
         out.extend(self.0.split('/'));
         out
     }
+}
+
+/// A single pass over `bytes` that accepts only paths every rule of [`SuitePath::parse`]
+/// accepts: portable characters and `/`, no empty, hidden (so no `.` or `..`) or
+/// over-long component, not too long, not reserved. Anything else, valid or not, goes
+/// through the full checks, which say what is wrong.
+fn is_plainly_valid(bytes: &[u8]) -> bool {
+    if bytes.is_empty() || bytes.len() > MAX_PATH_BYTES {
+        return false;
+    }
+    let mut component = 0usize;
+    for &b in bytes {
+        if b == b'/' {
+            if component == 0 {
+                return false;
+            }
+            component = 0;
+            continue;
+        }
+        if !(b.is_ascii_alphanumeric() || b == b'_' || b == b'-' || b == b'.')
+            || (component == 0 && b == b'.')
+        {
+            return false;
+        }
+        component += 1;
+        if component > MAX_COMPONENT_BYTES {
+            return false;
+        }
+    }
+    component != 0 && bytes != MANIFEST_FILE.as_bytes() && bytes != SIGNATURE_FILE.as_bytes()
 }
 
 impl fmt::Display for SuitePath {

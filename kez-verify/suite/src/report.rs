@@ -7,7 +7,10 @@ use std::time::Duration;
 
 use serde_json::{json, Value};
 
-use crate::manifest::{CaseBody, ChainExpectation, ExpectedVerdict};
+use crate::evidence::{ObservedEvidence, ObservedIdentity};
+use crate::manifest::{
+    CaseBody, ChainExpectation, EvidenceExpectation, ExpectedVerdict, IdentityExpectation,
+};
 use crate::replay::{percent, CaseResult, Observed, ObservedChain, Timings};
 use crate::suite::SignatureCheck;
 
@@ -294,7 +297,134 @@ pub fn expected_text(body: &CaseBody) -> String {
     match body {
         CaseBody::Claim { expect, .. } => verdict_list(expect.iter().copied()),
         CaseBody::Chain { expect, .. } => expect.to_string(),
+        CaseBody::Evidence { expect, .. } => match expect {
+            EvidenceExpectation::Identity(e) => identity_expected_text(e),
+            EvidenceExpectation::Key {
+                outcome,
+                identities,
+            } => graph_text(
+                *outcome,
+                identities
+                    .iter()
+                    .map(|l| format!("{} {}", l.identity, identity_expected_text(&l.expect))),
+            ),
+        },
     }
+}
+
+/// `valid, proofs [valid] [invalid (bad_signature)], rejected [wrong_publisher]`.
+fn identity_text(
+    outcome: &str,
+    reason: Option<&str>,
+    proofs: impl Iterator<Item = String>,
+    rejected: impl Iterator<Item = String>,
+) -> String {
+    let mut out = match reason {
+        Some(reason) => format!("{outcome} ({reason})"),
+        None => outcome.to_string(),
+    };
+    let proofs: Vec<String> = proofs.collect();
+    out.push_str(", proofs ");
+    out.push_str(&if proofs.is_empty() {
+        "none".to_string()
+    } else {
+        proofs.join(" ")
+    });
+    let rejected: Vec<String> = rejected.collect();
+    if !rejected.is_empty() {
+        out.push_str(&format!(", rejected [{}]", rejected.join(", ")));
+    }
+    out
+}
+
+fn identity_expected_text(e: &IdentityExpectation) -> String {
+    identity_text(
+        e.outcome.name(),
+        e.reason.as_deref(),
+        e.proofs
+            .iter()
+            .map(|p| verdict_list(p.outcomes.iter().copied())),
+        e.rejected.iter().map(|r| r.reason.clone()),
+    )
+}
+
+fn identity_observed_text(o: &ObservedIdentity) -> String {
+    identity_text(
+        o.outcome.name(),
+        o.reason.as_deref(),
+        o.proofs
+            .iter()
+            .map(|p| verdict_list(p.verdicts.iter().map(|v| v.verdict()))),
+        o.rejected.iter().map(|r| r.reason.clone()),
+    )
+}
+
+/// `valid; github:jason valid, proofs [valid]; dns:example.com …`.
+fn graph_text(outcome: kez_core::verdict::Outcome, items: impl Iterator<Item = String>) -> String {
+    let items: Vec<String> = items.collect();
+    if items.is_empty() {
+        format!("{outcome}; no identities")
+    } else {
+        format!("{outcome}; {}", items.join("; "))
+    }
+}
+
+fn evidence_observed_text(o: &ObservedEvidence) -> String {
+    match o {
+        ObservedEvidence::Identity(i) => identity_observed_text(i),
+        ObservedEvidence::Key {
+            outcome,
+            identities,
+            ..
+        } => graph_text(
+            *outcome,
+            identities
+                .iter()
+                .map(|i| format!("{} {}", i.identity, identity_observed_text(i))),
+        ),
+    }
+}
+
+fn identity_details(i: &ObservedIdentity, out: &mut Vec<String>) {
+    out.push(format!("{}: {}: {}", i.identity, i.outcome, i.detail));
+    for p in &i.proofs {
+        out.push(format!("  proof {}", p.location));
+        for v in &p.verdicts {
+            out.push(format!("    {}: {}", v.verdict(), v.detail));
+        }
+    }
+    for r in &i.rejected {
+        out.push(format!(
+            "  rejected {} {}: {}",
+            r.location, r.reason, r.detail
+        ));
+    }
+}
+
+fn identity_expected_json(e: &IdentityExpectation) -> Value {
+    json!({
+        "outcome": e.outcome.name(),
+        "reason": e.reason,
+        "proofs": e.proofs.iter().map(|p| json!({
+            "location": p.location,
+            "outcomes": p.outcomes.iter().map(|v| json!({ "outcome": v.outcome.name(), "reason": v.reason.map(|r| r.name()) })).collect::<Vec<_>>(),
+        })).collect::<Vec<_>>(),
+        "rejected": e.rejected.iter().map(|r| json!({ "location": r.location, "reason": r.reason })).collect::<Vec<_>>(),
+    })
+}
+
+fn identity_observed_json(i: &ObservedIdentity) -> Value {
+    json!({
+        "identity": i.identity,
+        "outcome": i.outcome.name(),
+        "reason": i.reason,
+        "detail": i.detail,
+        "proofs": i.proofs.iter().map(|p| json!({
+            "location": p.location,
+            "outcomes": p.verdicts.iter().map(|v| json!({ "outcome": v.outcome.name(), "reason": v.reason.map(|r| r.name()), "detail": v.detail })).collect::<Vec<_>>(),
+        })).collect::<Vec<_>>(),
+        "rejected": i.rejected.iter().map(|r| json!({ "location": r.location, "reason": r.reason, "detail": r.detail })).collect::<Vec<_>>(),
+    })
 }
 
 /// What a case observed as short text, in the form of [`expected_text`].
@@ -305,6 +435,8 @@ pub fn observed_text(observed: &Observed) -> String {
             ChainExpectation::Ok { length: *length }.to_string()
         }
         Observed::Chain(ObservedChain::Failed { kind, .. }) => (*kind).to_string(),
+        Observed::Evidence(o) => evidence_observed_text(o),
+        Observed::EvidenceFailed(failure) => format!("error ({})", failure.kind),
         Observed::Error(_) => "error".into(),
     }
 }
@@ -327,6 +459,23 @@ fn details(observed: &Observed) -> Vec<String> {
         Observed::Chain(ObservedChain::Failed { kind, detail }) => {
             vec![format!("{kind}: {detail}")]
         }
+        Observed::Evidence(ObservedEvidence::Identity(i)) => {
+            let mut out = Vec::new();
+            identity_details(i, &mut out);
+            out
+        }
+        Observed::Evidence(ObservedEvidence::Key {
+            outcome,
+            detail,
+            identities,
+        }) => {
+            let mut out = vec![format!("graph: {outcome}: {detail}")];
+            for i in identities {
+                identity_details(i, &mut out);
+            }
+            out
+        }
+        Observed::EvidenceFailed(failure) => vec![failure.to_string()],
         Observed::Error(message) => vec![message.clone()],
     }
 }
@@ -343,6 +492,25 @@ fn case_json(c: &CaseResult) -> Value {
             ChainExpectation::Ok { length } => json!({ "chain": "ok", "length": length }),
             other => json!({ "chain": other.name() }),
         },
+        CaseBody::Evidence { target, expect, .. } => match expect {
+            EvidenceExpectation::Identity(e) => {
+                let mut v = identity_expected_json(e);
+                v["target"] = json!(target.to_string());
+                v
+            }
+            EvidenceExpectation::Key {
+                outcome,
+                identities,
+            } => json!({
+                "target": target.to_string(),
+                "outcome": outcome.name(),
+                "identities": identities.iter().map(|l| {
+                    let mut v = identity_expected_json(&l.expect);
+                    v["identity"] = json!(l.identity.to_string());
+                    v
+                }).collect::<Vec<_>>(),
+            }),
+        },
     };
     let got = match &c.observed {
         Observed::Verdicts(v) => Value::Array(
@@ -355,6 +523,19 @@ fn case_json(c: &CaseResult) -> Value {
         }
         Observed::Chain(ObservedChain::Failed { kind, detail }) => {
             json!({ "chain": kind, "detail": detail })
+        }
+        Observed::Evidence(ObservedEvidence::Identity(i)) => identity_observed_json(i),
+        Observed::Evidence(ObservedEvidence::Key {
+            outcome,
+            detail,
+            identities,
+        }) => json!({
+            "outcome": outcome.name(),
+            "detail": detail,
+            "identities": identities.iter().map(identity_observed_json).collect::<Vec<_>>(),
+        }),
+        Observed::EvidenceFailed(failure) => {
+            json!({ "error": failure.detail, "kind": failure.kind })
         }
         Observed::Error(message) => json!({ "error": message }),
     };

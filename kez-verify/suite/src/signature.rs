@@ -23,7 +23,7 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
-use kez_core::json::{self, JsonError, MAX_SAFE_INTEGER};
+use kez_core::json::{self, JsonError};
 use kez_core::{Algorithm, PublicKey, SecretKey, Signature};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -89,103 +89,12 @@ pub fn signed_bytes(manifest_json: &[u8]) -> Result<Vec<u8>, SignatureError> {
     Ok(canonical(&json::parse_strict(manifest_json)?)?)
 }
 
-/// The JCS form (RFC 8785) of `value`.
-///
-/// Manifests hold only strings, integers below 2^53, booleans, null, arrays and objects;
-/// for those JCS is simple enough to write directly, which is several times faster than
-/// the general canonicaliser on a large manifest. Any other number (a fraction, an
-/// exponent, a larger integer) falls back to `kez_core::json::canonicalize`. A property
-/// test checks that both give the same bytes.
+/// The JCS form (RFC 8785) of `value`: `kez_core::json::canonicalize`, which writes
+/// strings, integers below 2^53, booleans, null, arrays and objects directly (what a
+/// manifest holds) and leaves any other number to the general canonicaliser. A property
+/// test checks the result against the general canonicaliser.
 pub fn canonical(value: &Value) -> Result<Vec<u8>, JsonError> {
-    let mut out = Vec::with_capacity(64 * 1024);
-    if write_jcs(value, &mut out) {
-        Ok(out)
-    } else {
-        json::canonicalize(value)
-    }
-}
-
-/// Writes the JCS form of `value`; false when it holds a number this writer leaves to
-/// the general canonicaliser.
-fn write_jcs(value: &Value, out: &mut Vec<u8>) -> bool {
-    match value {
-        Value::Null => out.extend_from_slice(b"null"),
-        Value::Bool(true) => out.extend_from_slice(b"true"),
-        Value::Bool(false) => out.extend_from_slice(b"false"),
-        Value::Number(n) => match (n.as_u64(), n.as_i64()) {
-            (Some(u), _) if u <= MAX_SAFE_INTEGER => {
-                out.extend_from_slice(u.to_string().as_bytes())
-            }
-            (None, Some(i)) if i.unsigned_abs() <= MAX_SAFE_INTEGER => {
-                out.extend_from_slice(i.to_string().as_bytes());
-            }
-            _ => return false,
-        },
-        Value::String(s) => write_jcs_string(s, out),
-        Value::Array(items) => {
-            out.push(b'[');
-            for (i, item) in items.iter().enumerate() {
-                if i > 0 {
-                    out.push(b',');
-                }
-                if !write_jcs(item, out) {
-                    return false;
-                }
-            }
-            out.push(b']');
-        }
-        Value::Object(members) => {
-            let mut entries: Vec<(&String, &Value)> = members.iter().collect();
-            // serde_json keeps members in UTF-8 byte order, which is UTF-16 code unit
-            // order (what JCS asks for) unless a name has a character from U+E000 up.
-            if entries.iter().any(|(k, _)| k.bytes().any(|b| b >= 0xee)) {
-                entries.sort_by(|a, b| a.0.encode_utf16().cmp(b.0.encode_utf16()));
-            }
-            out.push(b'{');
-            for (i, (name, item)) in entries.into_iter().enumerate() {
-                if i > 0 {
-                    out.push(b',');
-                }
-                write_jcs_string(name, out);
-                out.push(b':');
-                if !write_jcs(item, out) {
-                    return false;
-                }
-            }
-            out.push(b'}');
-        }
-    }
-    true
-}
-
-/// A JSON string as JCS writes it: `"` and `\` escaped, the five short escapes, other
-/// control characters as `\u00xx`, everything else as is.
-fn write_jcs_string(s: &str, out: &mut Vec<u8>) {
-    out.push(b'"');
-    let bytes = s.as_bytes();
-    let mut start = 0;
-    for (i, &b) in bytes.iter().enumerate() {
-        let escape: &[u8] = match b {
-            b'"' => b"\\\"",
-            b'\\' => b"\\\\",
-            0x08 => b"\\b",
-            0x09 => b"\\t",
-            0x0a => b"\\n",
-            0x0c => b"\\f",
-            0x0d => b"\\r",
-            0x00..=0x1f => b"",
-            _ => continue,
-        };
-        out.extend_from_slice(&bytes[start..i]);
-        if escape.is_empty() {
-            out.extend_from_slice(format!("\\u{b:04x}").as_bytes());
-        } else {
-            out.extend_from_slice(escape);
-        }
-        start = i + 1;
-    }
-    out.extend_from_slice(&bytes[start..]);
-    out.push(b'"');
+    json::canonicalize(value)
 }
 
 /// Signs `manifest_json` with an Ed25519 `key`; returns the `manifest.json.sig` file

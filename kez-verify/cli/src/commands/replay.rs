@@ -74,6 +74,10 @@ pub(crate) struct SuiteBuildArgs {
     /// The suite folder to write, such as fixtures/suites/floor.
     #[arg(long, value_name = "DIR")]
     pub(crate) out: PathBuf,
+    /// Also add the evidence cases listed in FILE (`{"cases": [...]}`, each naming a
+    /// recorded evidence bundle folder relative to FILE; docs/SUITES.md). Repeatable.
+    #[arg(long = "evidence", value_name = "FILE")]
+    pub(crate) evidence: Vec<PathBuf>,
     /// The suite's pinned evaluation time (RFC 3339, UTC). Cases whose own time differs
     /// keep theirs.
     #[arg(long, value_name = "RFC3339", value_parser = clock::parse_time)]
@@ -246,6 +250,9 @@ fn build(ui: &Ui, args: &SuiteBuildArgs) -> CliResult {
     let (mut builder, skipped) =
         build::from_fixture_cases(&args.from, &name, &args.version, args.at)
             .map_err(build_error)?;
+    for list in &args.evidence {
+        builder.add_evidence_cases(list).map_err(build_error)?;
+    }
     let signer = key.as_ref().map(|k| k.public_key());
     builder.add_readme(signer.as_ref()).map_err(build_error)?;
     let built = builder.finish(key.as_ref()).map_err(build_error)?;
@@ -257,7 +264,12 @@ fn build(ui: &Ui, args: &SuiteBuildArgs) -> CliResult {
         .iter()
         .filter(|c| c.body.kind() == "claim")
         .count();
-    let chains = manifest.cases.len() - claims;
+    let chains = manifest
+        .cases
+        .iter()
+        .filter(|c| c.body.kind() == "chain")
+        .count();
+    let evidence = manifest.cases.len() - claims - chains;
     let text = if ui.json() {
         output::to_json(&json!({
             "suite": args.out.display().to_string(),
@@ -267,13 +279,14 @@ fn build(ui: &Ui, args: &SuiteBuildArgs) -> CliResult {
             "cases": manifest.cases.len(),
             "claim_cases": claims,
             "chain_cases": chains,
+            "evidence_cases": evidence,
             "files": manifest.files.len(),
             "signed_by": signer.map(|k| k.to_string()),
             "skipped": skipped.iter().map(|s| json!({ "id": s.id, "reason": s.reason })).collect::<Vec<_>>(),
         }))?
     } else {
         let mut text = format!(
-            "wrote suite {} to {}: {} cases ({claims} claim, {chains} chain), {} files, at {}\n",
+            "wrote suite {} to {}: {} cases ({claims} claim, {chains} chain, {evidence} evidence), {} files, at {}\n",
             manifest.name,
             args.out.display(),
             manifest.cases.len(),
