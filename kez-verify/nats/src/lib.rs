@@ -60,3 +60,4 @@ pub mod sigchain;
 pub mod spec;
 
 mod gojson;
+mod parallel;

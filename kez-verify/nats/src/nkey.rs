@@ -16,6 +16,7 @@
 
 use std::fmt;
 use std::str::FromStr;
+use std::sync::OnceLock;
 
 use ed25519_dalek::{Signer as _, Verifier as _};
 use kez_core::{Algorithm, PublicKey, SecretKey};
@@ -25,6 +26,8 @@ use zeroize::Zeroizing;
 pub const PUBLIC_KEY_LEN: usize = 56;
 /// Length of an encoded seed.
 pub const SEED_LEN: usize = 58;
+/// The first five bits of a seed's first byte (`S`, nats-io/nkeys `PrefixByteSeed`).
+const PREFIX_BYTE_SEED: u8 = 18 << 3;
 
 /// What an nkey identifies. Only operator, account and user keys are ever generated;
 /// server and cluster keys are recognised when parsing.
@@ -93,16 +96,6 @@ impl Role {
                 })
             }
         })
-    }
-
-    fn key_pair_type(self) -> nkeys::KeyPairType {
-        match self {
-            Role::Operator => nkeys::KeyPairType::Operator,
-            Role::Account => nkeys::KeyPairType::Account,
-            Role::User => nkeys::KeyPairType::User,
-            Role::Server => nkeys::KeyPairType::Server,
-            Role::Cluster => nkeys::KeyPairType::Cluster,
-        }
     }
 }
 
@@ -347,12 +340,16 @@ impl PublicNkey {
 
 impl fmt::Display for PublicNkey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let mut raw = Vec::with_capacity(35);
-        raw.push(self.role.prefix_byte());
-        raw.extend_from_slice(&self.bytes);
-        let crc = crc16(&raw);
-        raw.extend_from_slice(&crc.to_le_bytes());
-        f.write_str(&data_encoding::BASE32_NOPAD.encode(&raw))
+        // On the stack: keys are shown (and filed) by the thousand in a large run.
+        let mut raw = [0u8; 35];
+        raw[0] = self.role.prefix_byte();
+        raw[1..33].copy_from_slice(&self.bytes);
+        let crc = crc16(&raw[..33]);
+        raw[33..].copy_from_slice(&crc.to_le_bytes());
+        let mut text = [0u8; PUBLIC_KEY_LEN];
+        data_encoding::BASE32_NOPAD.encode_mut(&raw, &mut text);
+        // Base32 output is ASCII.
+        f.write_str(std::str::from_utf8(&text).map_err(|_| fmt::Error)?)
     }
 }
 
@@ -378,9 +375,18 @@ impl serde::Serialize for PublicNkey {
 
 /// An nkey seed: the secret half of an operator, account or user key. Zeroized on drop;
 /// `Debug` shows only the public key.
+///
+/// The Ed25519 key is expanded and its public key derived once, the first time either
+/// is needed (a scalar multiplication of the base point, as costly as a signature), and
+/// kept: signing again, [`Seed::public_key`] and [`Seed::to_text`] cost no further
+/// derivation. Parsing a seed derives nothing, so two seeds can be compared
+/// ([`Seed::same_as`]) without either derivation.
 pub struct Seed {
+    role: Role,
     secret: Zeroizing<[u8; 32]>,
-    public: PublicNkey,
+    /// The expanded key (ed25519-dalek zeroizes its secret on drop, `zeroize` feature)
+    /// and the public key, derived on first use; boxed, as the expanded key is large.
+    derived: OnceLock<Box<(ed25519_dalek::SigningKey, PublicNkey)>>,
 }
 
 impl Seed {
@@ -395,9 +401,19 @@ impl Seed {
     }
 
     fn from_secret(role: Role, secret: Zeroizing<[u8; 32]>) -> Self {
-        let signing = ed25519_dalek::SigningKey::from_bytes(&secret);
-        let public = PublicNkey::from_bytes(role, signing.verifying_key().to_bytes());
-        Self { secret, public }
+        Self {
+            role,
+            secret,
+            derived: OnceLock::new(),
+        }
+    }
+
+    fn derived(&self) -> &(ed25519_dalek::SigningKey, PublicNkey) {
+        self.derived.get_or_init(|| {
+            let signing = ed25519_dalek::SigningKey::from_bytes(&self.secret);
+            let public = PublicNkey::from_bytes(self.role, signing.verifying_key().to_bytes());
+            Box::new((signing, public))
+        })
     }
 
     /// Parses a seed (`SO…`, `SA…`, `SU…`, `SN…`, `SC…`), 58 characters.
@@ -447,32 +463,53 @@ impl Seed {
 
     /// The seed's role.
     pub fn role(&self) -> Role {
-        self.public.role
+        self.role
     }
 
-    /// The matching public key.
+    /// The matching public key (derived on first use).
     pub fn public_key(&self) -> PublicNkey {
-        self.public
+        self.derived().1
+    }
+
+    /// Whether `other` is the same seed: the same role and the same 32 secret bytes,
+    /// compared without an early exit. Derives nothing.
+    pub fn same_as(&self, other: &Seed) -> bool {
+        let diff = self
+            .secret
+            .iter()
+            .zip(other.secret.iter())
+            .fold(0u8, |acc, (a, b)| acc | (a ^ b));
+        self.role == other.role && std::hint::black_box(diff) == 0
     }
 
     /// The seed text (`S…`, 58 characters), in a buffer zeroized on drop. Callers must
     /// not log it.
     pub fn to_text(&self) -> Zeroizing<String> {
-        let pair = nkeys::KeyPair::new_from_raw(self.role().key_pair_type(), *self.secret);
-        // `seed()` fails only for a key pair without a seed; this one has one.
-        Zeroizing::new(pair.and_then(|p| p.seed()).unwrap_or_default())
+        // nats-io/nkeys `EncodeSeed`: `S` and the role packed into two bytes, the seed,
+        // the CRC of all three, base32 without padding. Every buffer holding the seed is
+        // zeroized; the text is written into a buffer of its final size, so it is never
+        // reallocated (which would leave a copy behind).
+        let prefix = self.role.prefix_byte();
+        let mut raw = Zeroizing::new([0u8; 36]);
+        raw[0] = PREFIX_BYTE_SEED | (prefix >> 5);
+        raw[1] = (prefix & 31) << 3;
+        raw[2..34].copy_from_slice(self.secret.as_ref());
+        let crc = crc16(&raw[..34]);
+        raw[34..].copy_from_slice(&crc.to_le_bytes());
+        let mut text = Zeroizing::new(String::with_capacity(SEED_LEN));
+        data_encoding::BASE32_NOPAD.encode_append(&raw[..], &mut text);
+        text
     }
 
     /// Signs `message` with Ed25519 (RFC 8032, deterministic).
     pub fn sign(&self, message: &[u8]) -> [u8; 64] {
-        let signing = ed25519_dalek::SigningKey::from_bytes(&self.secret);
-        signing.sign(message).to_bytes()
+        self.derived().0.sign(message).to_bytes()
     }
 }
 
 impl fmt::Debug for Seed {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "Seed({}, secret redacted)", self.public)
+        write!(f, "Seed({}, secret redacted)", self.public_key())
     }
 }
 
@@ -529,6 +566,43 @@ mod tests {
             assert!(seed.public_key().verify(b"hello", &sig));
             assert!(!seed.public_key().verify(b"hellO", &sig));
         }
+    }
+
+    /// The seed text is encoded here (not by the `nkeys` crate): it must be theirs, for
+    /// every role; and a seed parsed back is the same seed with the same public key.
+    #[test]
+    fn seed_text_is_the_nkeys_encoding_and_keys_are_derived_consistently() {
+        for (role, t) in [
+            (Role::Operator, nkeys::KeyPairType::Operator),
+            (Role::Account, nkeys::KeyPairType::Account),
+            (Role::User, nkeys::KeyPairType::User),
+            (Role::Server, nkeys::KeyPairType::Server),
+            (Role::Cluster, nkeys::KeyPairType::Cluster),
+        ] {
+            let pair = nkeys::KeyPair::new(t);
+            let text = pair.seed().unwrap();
+            let seed = Seed::parse(&text).unwrap();
+            // Nothing derived yet: equality is on the secret.
+            let again = Seed::parse(&text).unwrap();
+            assert!(seed.same_as(&again));
+            assert_eq!(seed.to_text().as_str(), text, "{role}");
+            assert_eq!(seed.public_key().to_string(), pair.public_key());
+            // Signing derives once and agrees with the public key derived before.
+            let sig = seed.sign(b"m");
+            assert_eq!(pair.sign(b"m").unwrap(), sig.to_vec());
+            assert!(again.public_key().verify(b"m", &sig));
+            assert_eq!(seed.public_key(), again.public_key());
+        }
+        let a = Seed::generate(Role::User).unwrap();
+        let b = Seed::generate(Role::User).unwrap();
+        assert!(!a.same_as(&b));
+        // Same 32 bytes under another role: not the same seed.
+        let as_account = Seed::parse_role(
+            &Seed::from_secret(Role::Account, Zeroizing::new(*a.secret)).to_text(),
+            Role::Account,
+        )
+        .unwrap();
+        assert!(!a.same_as(&as_account));
     }
 
     #[test]

@@ -458,6 +458,65 @@ fn key_files_readable_by_others_or_misnamed() {
     only(&check(&home.root()), Code::StoreKeyMismatch);
 }
 
+/// The walk over a home uses what was read, derived and verified ahead on several
+/// threads; the report is the same whatever their number, and the same as checking each
+/// file on its own finds.
+#[test]
+fn a_home_checks_the_same_on_any_number_of_threads() {
+    let home = Home::new();
+    let layout = &home.g.layout;
+    // A creds file with another user's seed (its key file is not that seed, so the
+    // seed's key is derived and compared), a user JWT with a broken signature, a key
+    // file readable by others.
+    let bob = layout.creds("acme", "ORDERS", "bob");
+    let svc = layout.creds("acme", "ORDERS", "order-service");
+    let bob_text = std::fs::read_to_string(&bob).unwrap();
+    let svc_text = std::fs::read_to_string(&svc).unwrap();
+    let seed_line = |t: &str| t.lines().nth(9).unwrap().to_string();
+    std::fs::write(
+        &bob,
+        bob_text.replace(&seed_line(&bob_text), &seed_line(&svc_text)),
+    )
+    .unwrap();
+    let user_jwt = layout.user_jwt("acme", "ORDERS", "order-service");
+    let text = std::fs::read_to_string(&user_jwt).unwrap();
+    let (head, signature) = text.rsplit_once('.').unwrap();
+    let flipped = if signature.starts_with('A') { "B" } else { "A" };
+    std::fs::write(&user_jwt, format!("{head}.{flipped}{}", &signature[1..])).unwrap();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        let operator = PublicNkey::parse(&home.operator().data.subject).unwrap();
+        std::fs::set_permissions(
+            layout.key(&operator),
+            std::fs::Permissions::from_mode(0o640),
+        )
+        .unwrap();
+    }
+    let run = |threads: usize| {
+        let mut options = kez_nats::check::CheckOptions::at(NOW);
+        options.threads = threads;
+        let report = kez_nats::check::check_with(home.root(), options).unwrap();
+        serde_json::to_value(&report).unwrap()
+    };
+    let one = run(1);
+    for threads in [2, 5] {
+        assert_eq!(run(threads), one, "{threads} threads");
+    }
+    let found = codes(&check(&home.root()));
+    for code in [
+        Code::CredsSeedMismatch,
+        Code::JwtSignatureInvalid,
+        #[cfg(unix)]
+        Code::StoreFileMode,
+    ] {
+        assert!(found.contains(&code), "{code:?} not in {found:?}");
+    }
+    // The same findings as the files checked one by one.
+    assert!(codes(&check(&bob)).contains(&Code::CredsSeedMismatch));
+    assert!(codes(&check(&user_jwt)).contains(&Code::JwtSignatureInvalid));
+}
+
 #[test]
 fn preload_entry_under_the_wrong_key() {
     let home = Home::new();

@@ -510,3 +510,79 @@ fn a_sigchain_that_does_not_vouch_for_the_user_stops_the_run() {
     // Nothing was written.
     assert!(!dir.path().join("a/stores").exists());
 }
+
+/// A fresh output is built beside its place and renamed into place once complete: a
+/// run that fails leaves neither the output nor the staging directory behind.
+#[test]
+fn a_failed_fresh_run_leaves_no_output_and_no_staging_directory() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_, kez_text) = kez_key();
+    let spec = spec_with_chain(&kez_text, &dir.path().join("missing.jsonl"), None);
+    let out = dir.path().join("out");
+    let err = generate(&spec, &out, &GenerateOptions::at(NOW)).unwrap_err();
+    assert!(matches!(err, GenerateError::Io { .. }), "{err:?}");
+    let names: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert!(names.is_empty(), "{names:?}");
+
+    // Into an existing empty directory: it stays, empty.
+    std::fs::create_dir(&out).unwrap();
+    generate(&spec, &out, &GenerateOptions::at(NOW)).unwrap_err();
+    let names: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(names, ["out"]);
+    assert_eq!(std::fs::read_dir(&out).unwrap().count(), 0);
+}
+
+/// A fresh run into an existing empty directory replaces it with the complete output;
+/// the output's shape does not depend on the thread count; re-running with `--force`
+/// keeps every key and rewrites nothing.
+#[test]
+fn fresh_output_is_the_same_on_any_number_of_threads_and_reruns_keep_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let spec = Spec::parse(&spec_text(&kez_key().1)).unwrap();
+    let relative = |g: &Generated| -> Vec<String> {
+        g.written
+            .iter()
+            .map(|p| {
+                let rel = p.strip_prefix(g.layout.root()).unwrap();
+                // Key files are named by their (random) public keys.
+                if rel.extension().is_some_and(|e| e == "nk") {
+                    "key".to_string()
+                } else {
+                    rel.display().to_string()
+                }
+            })
+            .collect()
+    };
+    let mut shapes = Vec::new();
+    for threads in [1, 3] {
+        let out = dir.path().join(format!("out{threads}"));
+        std::fs::create_dir(&out).unwrap();
+        let mut options = GenerateOptions::at(NOW);
+        options.threads = threads;
+        let generated = generate(&spec, &out, &options).unwrap();
+        assert_eq!(generated.timings.threads, threads);
+        assert!(check(&out).findings().is_empty());
+        shapes.push(relative(&generated));
+
+        let before = snapshot(&out);
+        options.force = true;
+        let again = generate(&spec, &out, &options).unwrap();
+        assert!(again.written.is_empty(), "{:#?}", again.written);
+        assert_eq!(again.unchanged.len(), generated.written.len());
+        assert_eq!(snapshot(&out), before);
+    }
+    assert_eq!(shapes[0], shapes[1]);
+    // Nothing but the outputs beside them.
+    let mut names: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    names.sort();
+    assert_eq!(names, ["out1", "out3"]);
+}

@@ -1,17 +1,19 @@
 //! Reading the inputs of a check: telling the kind of a path, and loading `.creds`
 //! files, JWT files, NSC stores, key stores and nats-server configs.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
+use std::ffi::OsString;
 use std::fs;
 use std::path::{Path, PathBuf};
 
 use super::findings::Code;
-use super::token::{self, Entity, Node};
+use super::token::{self, Entity, Node, Scratch};
 use super::{CheckError, Counts, Finding, InputKind};
 use crate::claims::{AccountClaims, OperatorClaims, UserClaims};
 use crate::creds;
 use crate::layout::{self, NSC_FILE};
-use crate::nkey;
+use crate::nkey::{self, Seed};
+use crate::parallel::parallel_map;
 use crate::serverconf::{self, ConfValue};
 
 /// The largest file read.
@@ -31,10 +33,52 @@ pub(crate) struct Context {
     /// A `system_account` set in a server config.
     pub(crate) config_system_account: Option<String>,
     seen: HashSet<String>,
+    threads: usize,
+    prefetched: Prefetched,
+    /// Key files that hold the seed their name says, by public key: a `.creds` seed
+    /// equal to one is known to be that key without deriving it again.
+    key_seeds: HashMap<String, Seed>,
+}
+
+/// Work done on several threads before the walk over a store or home, which stays
+/// sequential so that findings come in the same order whatever the thread count: file
+/// contents, key files' seeds with their public keys derived, and each distinct JWT
+/// examined on its own (decoded, its signature verified, …). Only a cache: what is not in it is done when
+/// needed, as without it.
+#[derive(Default)]
+struct Prefetched {
+    /// By path (its bytes: hashing a `Path` walks its components); each part is taken
+    /// when used.
+    files: HashMap<OsString, PrefetchedFile>,
+    /// JWT text → its findings (unlocated) and entity, from [`token::examine`].
+    examined: HashMap<String, Examined>,
+    /// JWT text → its `sub` and whether its type is `user`, when it decodes.
+    subjects: HashMap<String, (String, bool)>,
+}
+
+/// A JWT examined on its own: its findings (without a location) and its entity.
+type Examined = (Vec<(Code, String)>, Option<Entity>);
+
+/// One file read ahead.
+struct PrefetchedFile {
+    text: Option<String>,
+    /// Permission bits.
+    mode: Option<u32>,
+    /// For a key file: its seed, public key derived.
+    seed: Option<Seed>,
+    /// For a `.creds` file: [`creds::parse`] of its text.
+    creds: Option<Result<creds::Creds, creds::CredsError>>,
+}
+
+/// A JWT's `sub` and whether its type is `user`, when it decodes.
+fn raw_subject(text: &str) -> Option<(String, bool)> {
+    crate::jwt::Jwt::decode(text)
+        .ok()
+        .map(|j| (j.subject().to_string(), j.claim_type_text() == Some("user")))
 }
 
 impl Context {
-    pub(crate) fn new(path: &Path, now: i64) -> Self {
+    pub(crate) fn new(path: &Path, now: i64, threads: usize) -> Self {
         let base = if path.is_dir() {
             path.to_owned()
         } else {
@@ -51,6 +95,101 @@ impl Context {
             all_accounts: false,
             config_system_account: None,
             seen: HashSet::new(),
+            threads: crate::parallel::threads(threads),
+            prefetched: Prefetched::default(),
+            key_seeds: HashMap::new(),
+        }
+    }
+
+    /// Reads, on several threads, the `.jwt`, `.nk` and `.creds` files under `roots`
+    /// (regular files only, symbolic links not followed), derives the public keys of
+    /// the seeds in key files and examines each distinct JWT.
+    fn prefetch(&mut self, roots: &[PathBuf]) {
+        let mut found = Vec::new();
+        for root in roots {
+            collect_prefetchable(root, &mut found);
+        }
+        let (paths, modes): (Vec<PathBuf>, Vec<u32>) = found.into_iter().unzip();
+        let read = parallel_map(self.threads, paths.len(), |i| {
+            let path = &paths[i];
+            let bytes = fs::read(path).ok()?;
+            let text = String::from_utf8_lossy(&bytes).into_owned();
+            let (mut seed, mut parsed) = (None, None);
+            match path.extension().and_then(|e| e.to_str()) {
+                Some("nk") => {
+                    seed = nkey::seed_from_decorated(&text).ok().inspect(|s| {
+                        s.public_key();
+                    })
+                }
+                Some("creds") => parsed = Some(creds::parse(&text)),
+                _ => {}
+            }
+            Some((text, seed, parsed))
+        });
+        let mut jwts = HashSet::new();
+        for (path, found) in paths.iter().zip(&read) {
+            let Some((text, _, _)) = found else { continue };
+            match path.extension().and_then(|e| e.to_str()) {
+                Some("jwt") => {
+                    jwts.insert(text.trim());
+                }
+                Some("creds") => {
+                    if let Some(block) = creds::blocks(text).first() {
+                        jwts.insert(block.trim());
+                    }
+                }
+                _ => {}
+            }
+        }
+        let jwts: Vec<&str> = jwts.into_iter().collect();
+        let now = self.now;
+        let examined = parallel_map(self.threads, jwts.len(), |i| {
+            let mut scratch = Scratch {
+                now,
+                findings: Vec::new(),
+            };
+            let decoded = crate::jwt::Jwt::decode(jwts[i]);
+            let subject = decoded
+                .as_ref()
+                .ok()
+                .map(|j| (j.subject().to_string(), j.claim_type_text() == Some("user")));
+            let entity = token::examine_decoded(&mut scratch, "", decoded);
+            (scratch.findings, entity, subject)
+        });
+        let prefetched = &mut self.prefetched;
+        prefetched.examined.reserve(jwts.len());
+        for (text, (findings, entity, subject)) in jwts.iter().zip(examined) {
+            if let Some(subject) = subject {
+                prefetched.subjects.insert(text.to_string(), subject);
+            }
+            prefetched
+                .examined
+                .insert(text.to_string(), (findings, entity));
+        }
+        prefetched.files.reserve(paths.len());
+        for ((path, found), mode) in paths.into_iter().zip(read).zip(modes) {
+            let Some((text, seed, creds)) = found else {
+                continue;
+            };
+            let file = PrefetchedFile {
+                text: Some(text),
+                mode: Some(mode),
+                seed,
+                creds,
+            };
+            prefetched.files.insert(path.into_os_string(), file);
+        }
+    }
+
+    fn prefetched(&mut self, path: &Path) -> Option<&mut PrefetchedFile> {
+        self.prefetched.files.get_mut(path.as_os_str())
+    }
+
+    /// Reads `path`: what [`read`] returns, taken from the prefetched files when there.
+    fn read(&mut self, path: &Path) -> Result<String, CheckError> {
+        match self.prefetched(path).and_then(|f| f.text.take()) {
+            Some(text) => Ok(text),
+            None => read(path),
         }
     }
 
@@ -74,7 +213,15 @@ impl Context {
         if !self.seen.insert(text.to_string()) {
             return None;
         }
-        let entity = token::examine(self, location, text)?;
+        let entity = match self.prefetched.examined.remove(text) {
+            Some((findings, entity)) => {
+                for (code, message) in findings {
+                    self.push(code, location, message);
+                }
+                entity?.located(location)
+            }
+            None => token::examine(self, location, text)?,
+        };
         match &entity {
             Entity::Operator(node) => {
                 self.counts.operators += 1;
@@ -106,6 +253,9 @@ impl Context {
                     .and_then(Path::parent)
                     .map(|home| home.join(layout::KEYSTORE_DIR))
                     .filter(|k| k.is_dir());
+                let mut roots = vec![path.to_owned()];
+                roots.extend(keystore.clone());
+                self.prefetch(&roots);
                 self.load_store(path)?;
                 if let Some(keystore) = keystore {
                     self.load_keystore(&keystore)?;
@@ -114,6 +264,10 @@ impl Context {
             }
             if path.join(layout::STORES_DIR).is_dir() {
                 self.all_accounts = true;
+                self.prefetch(&[
+                    path.join(layout::STORES_DIR),
+                    path.join(layout::KEYSTORE_DIR),
+                ]);
                 self.load_home(path)?;
                 return Ok(InputKind::Home);
             }
@@ -220,7 +374,7 @@ impl Context {
                 format!("no operator JWT {}", layout::jwt_name(&name)),
             );
         } else {
-            let text = read(&operator_path)?;
+            let text = self.read(&operator_path)?;
             let location = self.location(&operator_path);
             match self.add_jwt(&location, &text) {
                 Some(Entity::Operator(node)) => {
@@ -245,7 +399,7 @@ impl Context {
             let account_path = dir.join(layout::jwt_name(&dir_name));
             if account_path.is_file() {
                 let location = self.location(&account_path);
-                let text = read(&account_path)?;
+                let text = self.read(&account_path)?;
                 match self.add_jwt(&location, &text) {
                     Some(Entity::Account(node)) => {
                         self.name_matches(&location, &node.claims.data.name, &dir_name)
@@ -267,7 +421,7 @@ impl Context {
                     .map(|n| n.to_string_lossy().into_owned())
                     .unwrap_or_default();
                 let location = self.location(&user_path);
-                let text = read(&user_path)?;
+                let text = self.read(&user_path)?;
                 match self.add_jwt(&location, &text) {
                     Some(Entity::User(node)) => {
                         self.name_matches(&location, &node.claims.data.name, &stem)
@@ -293,9 +447,11 @@ impl Context {
     fn check_mode(&mut self, path: &Path, location: &str) {
         #[cfg(unix)]
         {
-            use std::os::unix::fs::PermissionsExt as _;
-            if let Ok(metadata) = fs::metadata(path) {
-                let mode = metadata.permissions().mode() & 0o7777;
+            let mode = match self.prefetched(path).and_then(|f| f.mode.take()) {
+                Some(mode) => Some(mode),
+                None => fs::metadata(path).ok().map(|m| mode_of(&m)),
+            };
+            if let Some(mode) = mode {
                 if mode & 0o077 != 0 {
                     self.push(
                         Code::StoreFileMode,
@@ -321,12 +477,16 @@ impl Context {
             self.counts.keys += 1;
             let location = self.location(path);
             self.check_mode(path, &location);
-            let text = read(path)?;
+            let text = self.read(path)?;
             let stem = path
                 .file_stem()
                 .map(|s| s.to_string_lossy().into_owned())
                 .unwrap_or_default();
-            match nkey::seed_from_decorated(&text) {
+            let seed = match self.prefetched(path).and_then(|f| f.seed.take()) {
+                Some(seed) => Ok(seed),
+                None => nkey::seed_from_decorated(&text),
+            };
+            match seed {
                 Err(e) => self.push(
                     Code::StoreKeyMismatch,
                     &location,
@@ -346,6 +506,8 @@ impl Context {
                             &location,
                             "not in nsc's keys/<K>/<XY>/ directory for its key",
                         );
+                    } else {
+                        self.key_seeds.insert(public, seed);
                     }
                 }
             }
@@ -356,17 +518,29 @@ impl Context {
             .iter()
             .filter(|p| p.extension().is_some_and(|e| e == "creds"))
         {
-            let text = read(path)?;
-            self.load_creds(path, &text);
+            // Parsed ahead with the text read ahead, or now.
+            let parsed = match self.prefetched(path).and_then(|f| f.text.take()) {
+                Some(_) => self.prefetched(path).and_then(|f| f.creds.take()),
+                None => None,
+            };
+            let parsed = match parsed {
+                Some(parsed) => parsed,
+                None => creds::parse(&self.read(path)?),
+            };
+            self.load_parsed_creds(path, parsed);
         }
         Ok(())
     }
 
     fn load_creds(&mut self, path: &Path, text: &str) {
+        self.load_parsed_creds(path, creds::parse(text));
+    }
+
+    fn load_parsed_creds(&mut self, path: &Path, parsed: Result<creds::Creds, creds::CredsError>) {
         self.counts.creds += 1;
         let location = self.location(path);
         self.check_mode(path, &location);
-        let parsed = match creds::parse(text) {
+        let parsed = match parsed {
             Ok(parsed) => parsed,
             Err(e) => {
                 self.push(Code::CredsMalformed, &location, e.to_string());
@@ -377,13 +551,13 @@ impl Context {
             self.push(Code::CredsLayout, &location, deviation.to_string());
         }
         let jwt = parsed.jwt().to_string();
-        let seed_key = parsed.seed().public_key();
         // Examine the JWT even when a store already had it: the seed still needs its
         // comparison, and a copy that differs from the store's is examined in full.
         let user_sub = if self.seen.contains(jwt.trim()) {
-            crate::jwt::Jwt::decode(jwt.trim())
-                .ok()
-                .map(|j| (j.subject().to_string(), j.claim_type_text() == Some("user")))
+            match self.prefetched.subjects.get(jwt.trim()) {
+                Some(found) => Some(found.clone()),
+                None => raw_subject(jwt.trim()),
+            }
         } else {
             match self.add_jwt(&location, &jwt) {
                 Some(Entity::User(node)) => Some((node.subject().to_string(), true)),
@@ -395,12 +569,25 @@ impl Context {
             Some((_, false)) => {
                 self.push(Code::CredsNotUser, &location, "the JWT is not a user JWT")
             }
-            Some((sub, true)) if sub != seed_key.to_string() => self.push(
-                Code::CredsSeedMismatch,
-                &location,
-                format!("the seed is the key of {seed_key}, the JWT's sub is {sub}"),
-            ),
-            _ => {}
+            Some((sub, true)) => {
+                // A seed equal to the key file of `sub` (whose public key was derived
+                // and found to be `sub`) is that key: no need to derive it again.
+                let known = self
+                    .key_seeds
+                    .get(&sub)
+                    .is_some_and(|k| k.same_as(parsed.seed()));
+                if !known {
+                    let seed_key = parsed.seed().public_key();
+                    if sub != seed_key.to_string() {
+                        self.push(
+                            Code::CredsSeedMismatch,
+                            &location,
+                            format!("the seed is the key of {seed_key}, the JWT's sub is {sub}"),
+                        );
+                    }
+                }
+            }
+            None => {}
         }
     }
 
@@ -569,6 +756,45 @@ fn read(path: &Path) -> Result<String, CheckError> {
     Ok(String::from_utf8_lossy(&bytes).into_owned())
 }
 
+/// Appends the regular `.jwt`, `.nk` and `.creds` files under `dir` of at most
+/// [`MAX_FILE`] bytes, without following symbolic links.
+fn collect_prefetchable(dir: &Path, out: &mut Vec<(PathBuf, u32)>) {
+    let Ok(entries) = fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let Ok(kind) = entry.file_type() else {
+            continue;
+        };
+        let path = entry.path();
+        if kind.is_dir() {
+            collect_prefetchable(&path, out);
+        } else if kind.is_file()
+            && path
+                .extension()
+                .is_some_and(|e| e == "jwt" || e == "nk" || e == "creds")
+        {
+            let Ok(metadata) = entry.metadata() else {
+                continue;
+            };
+            if metadata.len() <= MAX_FILE {
+                out.push((path, mode_of(&metadata)));
+            }
+        }
+    }
+}
+
+#[cfg(unix)]
+fn mode_of(metadata: &fs::Metadata) -> u32 {
+    use std::os::unix::fs::PermissionsExt as _;
+    metadata.permissions().mode() & 0o7777
+}
+
+#[cfg(not(unix))]
+fn mode_of(_: &fs::Metadata) -> u32 {
+    0
+}
+
 fn sorted_entries(dir: &Path) -> Result<Vec<PathBuf>, CheckError> {
     let io = |error| CheckError::Io {
         path: dir.to_owned(),
@@ -576,27 +802,38 @@ fn sorted_entries(dir: &Path) -> Result<Vec<PathBuf>, CheckError> {
     };
     let mut out = Vec::new();
     for entry in fs::read_dir(dir).map_err(io)? {
-        out.push(entry.map_err(io)?.path());
+        let entry = entry.map_err(io)?;
+        out.push((entry.file_name(), entry.path()));
     }
-    out.sort();
-    Ok(out)
+    // Paths in one directory sort as their names do (compared without parsing paths).
+    out.sort_by(|a, b| a.0.cmp(&b.0));
+    Ok(out.into_iter().map(|(_, path)| path).collect())
 }
 
 fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> Result<(), CheckError> {
     if !dir.is_dir() {
         return Ok(());
     }
-    for path in sorted_entries(dir)? {
-        let is_link = fs::symlink_metadata(&path)
-            .map(|m| m.file_type().is_symlink())
-            .unwrap_or(true);
-        if is_link {
-            continue;
-        }
-        if path.is_dir() {
-            walk(&path, out)?;
-        } else {
-            out.push(path);
+    let io = |error| CheckError::Io {
+        path: dir.to_owned(),
+        error,
+    };
+    let mut entries = Vec::new();
+    for entry in fs::read_dir(dir).map_err(io)? {
+        let entry = entry.map_err(io)?;
+        // The entry's own type (symbolic links not followed), from the directory
+        // listing where the filesystem gives it.
+        let kind = entry.file_type().ok();
+        entries.push((entry.file_name(), entry.path(), kind));
+    }
+    // Paths in one directory sort as their names do (compared without parsing paths).
+    entries.sort_by(|a, b| a.0.cmp(&b.0));
+    for (_, path, kind) in entries {
+        match kind {
+            None => continue,
+            Some(k) if k.is_symlink() => continue,
+            Some(k) if k.is_dir() => walk(&path, out)?,
+            Some(_) => out.push(path),
         }
     }
     Ok(())

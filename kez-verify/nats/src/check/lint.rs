@@ -5,7 +5,7 @@
 use serde_json::{Map, Value};
 
 use super::findings::Code;
-use super::inputs::Context;
+use super::token::Sink;
 use crate::claims::ClaimType;
 
 const TOP: &[&str] = &[
@@ -79,7 +79,7 @@ fn unknown<'a>(object: &'a Map<String, Value>, known: &[&[&str]]) -> Vec<&'a str
         .collect()
 }
 
-fn report(ctx: &mut Context, code: Code, location: &str, path: &str, keys: Vec<&str>) {
+fn report(ctx: &mut impl Sink, code: Code, location: &str, path: &str, keys: Vec<&str>) {
     for key in keys {
         let name = if path.is_empty() {
             key.to_string()
@@ -98,7 +98,7 @@ fn report(ctx: &mut Context, code: Code, location: &str, path: &str, keys: Vec<&
 
 /// Checks `pub`/`sub`/`resp` inside `object` (a user `nats`, a scope template, default
 /// permissions).
-fn permissions(ctx: &mut Context, location: &str, path: &str, object: &Map<String, Value>) {
+fn permissions(ctx: &mut impl Sink, location: &str, path: &str, object: &Map<String, Value>) {
     for (name, known) in [("pub", PERMISSION), ("sub", PERMISSION), ("resp", RESPONSE)] {
         if let Some(Value::Object(inner)) = object.get(name) {
             let keys = unknown(inner, &[known]);
@@ -115,7 +115,7 @@ fn permissions(ctx: &mut Context, location: &str, path: &str, object: &Map<Strin
 
 /// Reports unknown members of a decoded JWT payload of type `kind`.
 pub(crate) fn payload(
-    ctx: &mut Context,
+    ctx: &mut impl Sink,
     location: &str,
     kind: ClaimType,
     payload: &Map<String, Value>,

@@ -46,6 +46,10 @@ pub enum InputKind {
 pub struct CheckOptions {
     /// The time to check expiry against, Unix seconds.
     pub now: i64,
+    /// How many threads read files, derive key files' public keys and verify
+    /// signatures of a store or home; 0 (the default) for as many as the machine has.
+    /// The report does not depend on it.
+    pub threads: usize,
 }
 
 impl CheckOptions {
@@ -54,12 +58,12 @@ impl CheckOptions {
         let now = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX));
-        Self { now }
+        Self::at(now)
     }
 
     /// Options checking against `now` (Unix seconds).
     pub fn at(now: i64) -> Self {
-        Self { now }
+        Self { now, threads: 0 }
     }
 }
 
@@ -238,7 +242,7 @@ pub fn check(path: impl AsRef<Path>) -> Result<Report, CheckError> {
 /// Checks `path` with `options`.
 pub fn check_with(path: impl AsRef<Path>, options: CheckOptions) -> Result<Report, CheckError> {
     let path = path.as_ref();
-    let mut ctx = inputs::Context::new(path, options.now);
+    let mut ctx = inputs::Context::new(path, options.now, options.threads);
     let input = ctx.load(path)?;
     chain::evaluate(&mut ctx);
     Ok(Report {

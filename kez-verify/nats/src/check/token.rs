@@ -51,10 +51,74 @@ pub(crate) enum Entity {
     User(Node<UserClaims>),
 }
 
+/// Where the checks of one JWT report: the [`Context`], or a [`Scratch`] list when
+/// JWTs are examined ahead of the walk on several threads.
+pub(crate) trait Sink {
+    /// The time to check validity against.
+    fn now(&self) -> i64;
+    /// Records a finding.
+    fn push(&mut self, code: Code, location: &str, message: impl Into<String>);
+}
+
+impl Sink for Context {
+    fn now(&self) -> i64 {
+        self.now
+    }
+
+    fn push(&mut self, code: Code, location: &str, message: impl Into<String>) {
+        Context::push(self, code, location, message);
+    }
+}
+
+/// The findings of one JWT examined on its own, without a location: [`examine`]
+/// depends only on the text and the time, so they are the findings the context would
+/// get, in the same order, once located.
+pub(crate) struct Scratch {
+    pub(crate) now: i64,
+    pub(crate) findings: Vec<(Code, String)>,
+}
+
+impl Sink for Scratch {
+    fn now(&self) -> i64 {
+        self.now
+    }
+
+    fn push(&mut self, code: Code, _location: &str, message: impl Into<String>) {
+        self.findings.push((code, message.into()));
+    }
+}
+
+impl Entity {
+    /// The same entity, found at `location`.
+    pub(crate) fn located(self, location: &str) -> Self {
+        match self {
+            Entity::Operator(node) => Entity::Operator(node.located(location)),
+            Entity::Account(node) => Entity::Account(node.located(location)),
+            Entity::User(node) => Entity::User(node.located(location)),
+        }
+    }
+}
+
+impl<C> Node<C> {
+    fn located(mut self, location: &str) -> Self {
+        location.clone_into(&mut self.location);
+        self
+    }
+}
+
 /// Examines the JWT `text` found at `location`; reports what is wrong and returns the
 /// decoded entity when its type is known and its claims decode.
-pub(crate) fn examine(ctx: &mut Context, location: &str, text: &str) -> Option<Entity> {
-    let jwt = match Jwt::decode(text.trim()) {
+pub(crate) fn examine(ctx: &mut impl Sink, location: &str, text: &str) -> Option<Entity> {
+    examine_decoded(ctx, location, Jwt::decode(text.trim()))
+}
+
+/// [`examine`] of a JWT already decoded (or not).
+pub(crate) fn examine_decoded(
+    ctx: &mut impl Sink,
+    location: &str,
+    decoded: Result<Jwt, crate::jwt::JwtError>,
+) -> Option<Entity> {
+    let jwt = match decoded {
         Ok(jwt) => jwt,
         Err(e) => {
             ctx.push(Code::JwtMalformed, location, e.to_string());
@@ -126,7 +190,7 @@ pub(crate) fn examine(ctx: &mut Context, location: &str, text: &str) -> Option<E
     }
 }
 
-fn typed<C: Claims>(ctx: &mut Context, location: &str, jwt: &Jwt, v1: bool) -> Option<Node<C>> {
+fn typed<C: Claims>(ctx: &mut impl Sink, location: &str, jwt: &Jwt, v1: bool) -> Option<Node<C>> {
     let claims: C = match jwt.claims() {
         Ok(claims) => claims,
         Err(e) => {
@@ -165,14 +229,14 @@ fn typed<C: Claims>(ctx: &mut Context, location: &str, jwt: &Jwt, v1: bool) -> O
         );
     }
     let data = claims.data();
-    if data.expires > 0 && ctx.now > data.expires {
+    if data.expires > 0 && ctx.now() > data.expires {
         ctx.push(
             Code::JwtExpired,
             location,
             format!("{what} expired at {}", data.expires),
         );
     }
-    if data.not_before > 0 && data.not_before > ctx.now {
+    if data.not_before > 0 && data.not_before > ctx.now() {
         ctx.push(
             Code::JwtNotYetValid,
             location,

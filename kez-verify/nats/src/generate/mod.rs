@@ -15,14 +15,21 @@
 //!   path), seeded from the same preload. Either starts with
 //!   `nats-server -c FILE -a 127.0.0.1 -p -1`.
 //!
-//! Every file is written atomically (a temporary file renamed over the target), keys,
-//! `.creds` and store files with mode `0600`, configs `0644`, directories `0700`, and
-//! made durable in two batches — the keys, then everything else — by one `syncfs(2)`
-//! each on Linux (an fsync per file elsewhere), so that no JWT on disk names a key that
-//! is not. An output directory that is not empty is refused unless `force` is set; with
-//! `force`, the keys found in it are kept (the store's JWTs say which key is which), a
-//! JWT whose claims are unchanged apart from `iat` and `jti` is kept byte for byte, and
-//! only files whose bytes change are rewritten.
+//! Files are written with mode `0600` (keys, `.creds`, store files) or `0644` (configs),
+//! directories `0700`. A fresh output (the directory absent or empty) is built in a
+//! staging directory beside it and renamed into place once it is complete and durable,
+//! so that it appears whole or not at all; a run that fails leaves nothing behind
+//! (where staging beside it is not possible, as for a mount point, it is written in
+//! place instead). An output directory that is not empty is refused unless `force` is
+//! set; with `force`, the keys found in it are kept (the store's JWTs say which key is which), a JWT whose claims are
+//! unchanged apart from `iat` and `jti` is kept byte for byte, and only files whose bytes
+//! change are rewritten, each atomically (a temporary file renamed over the target), in
+//! two durable batches — the keys, then everything else — so that no JWT on disk names a
+//! key that is not. Durability is one `syncfs(2)` per batch on Linux (an fsync per file
+//! elsewhere).
+//!
+//! Keys are generated, JWTs signed and files written on [`GenerateOptions::threads`]
+//! threads; the output does not depend on how many.
 //!
 //! Revocations are sticky: each run adds the keys in [`GenerateOptions::revoked`] to
 //! the `revocations` of every account that has a user with that key (every account when
@@ -38,9 +45,12 @@
 //! link that withdrew it — or at the `iat` of the user's store JWT when that is later,
 //! so that no JWT written for the key escapes — and the account JWTs are re-signed.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+mod output;
+
+use std::collections::{BTreeMap, HashMap};
 use std::fs;
 use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
 
 use crate::claims::{
     AccountClaims, Claims, Export, Import, JetStreamLimits, OperatorClaims, Permission,
@@ -51,9 +61,11 @@ use crate::creds;
 use crate::jwt::{self, Jwt, JwtError};
 use crate::layout::{self, Layout};
 use crate::nkey::{NkeyError, PublicNkey, Role, Seed};
+use crate::parallel::parallel_map;
 use crate::serverconf::{OperatorConfig, PreloadAccount};
 use crate::sigchain::VouchError;
 use crate::spec::{AccountSpec, RoleSpec, Spec, UserSpec};
+use output::{io, Contents, Op, Outcome, Target};
 
 /// How to generate.
 #[derive(Debug, Clone, Default)]
@@ -65,17 +77,43 @@ pub struct GenerateOptions {
     pub now: i64,
     /// User keys to revoke (the CLI fills this from sigchains).
     pub revoked: Vec<PublicNkey>,
+    /// How many threads generate keys, sign and write files; 0 (the default) for as
+    /// many as the machine has. The output does not depend on it.
+    pub threads: usize,
 }
 
 impl GenerateOptions {
-    /// Options signing at `now`, without force or revocations.
+    /// Options signing at `now`, without force or revocations, on every core.
     pub fn at(now: i64) -> Self {
         Self {
             force: false,
             now,
             revoked: Vec::new(),
+            threads: 0,
         }
     }
+
+    fn thread_count(&self) -> usize {
+        crate::parallel::threads(self.threads)
+    }
+}
+
+/// Where the time of a [`generate`] run went (wall-clock time of each phase).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Timings {
+    /// The threads used.
+    pub threads: usize,
+    /// Reading the existing output, loading or generating every key (one Ed25519 base
+    /// point multiplication per new key) and planning the claims.
+    pub keys: Duration,
+    /// Encoding the JWTs (Go's JSON, `jti`, base64url), signing them, formatting the
+    /// `.creds` files.
+    pub signing: Duration,
+    /// Creating directories and writing files.
+    pub writing: Duration,
+    /// Making the files durable and, for a fresh output, renaming it into place.
+    pub syncing: Duration,
 }
 
 /// Why generation failed. No variant carries secret material.
@@ -212,172 +250,12 @@ pub struct Generated {
     pub unchanged: Vec<PathBuf>,
     /// Files removed (revoked users' `.creds`).
     pub removed: Vec<PathBuf>,
+    /// Where the time went.
+    pub timings: Timings,
 }
 
 const FILE_MODE: u32 = 0o600;
 const CONFIG_MODE: u32 = 0o644;
-
-fn io(path: &Path) -> impl FnOnce(std::io::Error) -> GenerateError + '_ {
-    move |error| GenerateError::Io {
-        path: path.to_owned(),
-        error,
-    }
-}
-
-fn make_dir(path: &Path) -> Result<(), GenerateError> {
-    let mut builder = fs::DirBuilder::new();
-    builder.recursive(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::DirBuilderExt as _;
-        builder.mode(0o700);
-    }
-    builder.create(path).map_err(io(path))
-}
-
-/// Writes the output: each file atomically (a temporary file in the same directory,
-/// renamed over the target), made durable in batches by [`Writer::barrier`] rather than
-/// one fsync per file, which on ext4 costs a journal commit each — the hotspot of a
-/// large run (10,000 users: some 30,000 files).
-#[derive(Default)]
-struct Writer {
-    written: Vec<PathBuf>,
-    unchanged: Vec<PathBuf>,
-    removed: Vec<PathBuf>,
-    /// The output directory was empty: nothing to compare with, nothing to replace.
-    fresh: bool,
-    /// Directories known to exist.
-    dirs: HashSet<PathBuf>,
-    /// Files written since the last barrier.
-    pending: Vec<PathBuf>,
-    /// The output directory, for the barrier.
-    root: PathBuf,
-}
-
-impl Writer {
-    fn new(root: &Path, fresh: bool) -> Self {
-        Self {
-            fresh,
-            root: root.to_owned(),
-            ..Self::default()
-        }
-    }
-
-    fn dir(&mut self, path: &Path) -> Result<(), GenerateError> {
-        if !self.dirs.contains(path) {
-            make_dir(path)?;
-            self.dirs.insert(path.to_owned());
-        }
-        Ok(())
-    }
-
-    /// Writes `bytes` to `path` unless it already holds exactly them.
-    fn file(&mut self, path: &Path, bytes: &[u8], mode: u32) -> Result<(), GenerateError> {
-        if let Some(parent) = path.parent() {
-            self.dir(parent)?;
-        }
-        if !self.fresh {
-            if let Ok(existing) = fs::read(path) {
-                if existing == bytes {
-                    self.unchanged.push(path.to_owned());
-                    return Ok(());
-                }
-            }
-        }
-        write_replacing(path, bytes, mode)?;
-        self.written.push(path.to_owned());
-        self.pending.push(path.to_owned());
-        Ok(())
-    }
-
-    fn remove(&mut self, path: &Path) -> Result<(), GenerateError> {
-        if path.exists() {
-            fs::remove_file(path).map_err(io(path))?;
-            self.removed.push(path.to_owned());
-            if let Some(parent) = path.parent() {
-                self.pending.push(parent.to_owned());
-            }
-        }
-        Ok(())
-    }
-
-    /// Makes every file written (and renamed or removed) since the last barrier durable:
-    /// on Linux one `syncfs(2)` of the output's filesystem, elsewhere an fsync of each
-    /// file and directory.
-    fn barrier(&mut self) -> Result<(), GenerateError> {
-        if self.pending.is_empty() {
-            return Ok(());
-        }
-        #[cfg(target_os = "linux")]
-        {
-            let root = fs::File::open(&self.root).map_err(io(&self.root))?;
-            rustix::fs::syncfs(&root).map_err(|e| GenerateError::Io {
-                path: self.root.clone(),
-                error: e.into(),
-            })?;
-        }
-        #[cfg(not(target_os = "linux"))]
-        {
-            let mut dirs = HashSet::new();
-            for path in &self.pending {
-                if let Ok(file) = fs::File::open(path) {
-                    file.sync_all().map_err(io(path))?;
-                }
-                if let Some(parent) = path.parent() {
-                    dirs.insert(parent.to_owned());
-                }
-            }
-            for dir in dirs {
-                // Directories cannot be opened for syncing everywhere; best effort.
-                if let Ok(file) = fs::File::open(&dir) {
-                    let _ = file.sync_all();
-                }
-            }
-        }
-        self.pending.clear();
-        Ok(())
-    }
-}
-
-/// Writes `bytes` to a temporary file beside `path` (mode `mode` from the start) and
-/// renames it over `path`: readers see the old file or the new one, never a part.
-/// Durability is the caller's [`Writer::barrier`].
-fn write_replacing(path: &Path, bytes: &[u8], mode: u32) -> Result<(), GenerateError> {
-    use std::io::Write as _;
-    let name = path
-        .file_name()
-        .ok_or_else(|| GenerateError::InvalidSpec(format!("{} names no file", path.display())))?;
-    let mut temp_name = std::ffi::OsString::from(".");
-    temp_name.push(name);
-    temp_name.push(format!(".{}.tmp", std::process::id()));
-    let temp = path.with_file_name(temp_name);
-    let mut options = fs::OpenOptions::new();
-    options.write(true).create(true).truncate(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt as _;
-        options.mode(0o600);
-    }
-    let result = (|| {
-        let mut file = options.open(&temp)?;
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::PermissionsExt as _;
-            // A temporary file left by a crashed run keeps its old mode: set it.
-            file.set_permissions(fs::Permissions::from_mode(mode))?;
-        }
-        file.write_all(bytes)?;
-        drop(file);
-        fs::rename(&temp, path)
-    })();
-    result.map_err(|error| {
-        let _ = fs::remove_file(&temp);
-        GenerateError::Io {
-            path: path.to_owned(),
-            error,
-        }
-    })
-}
 
 /// What the output directory held before.
 #[derive(Default)]
@@ -674,13 +552,23 @@ pub fn generate(
             path: out.to_owned(),
         });
     }
-    make_dir(out)?;
-    let out = fs::canonicalize(out).map_err(io(out))?;
-    let layout = Layout::new(&out);
+    let threads = options.thread_count();
+    let mut timings = Timings {
+        threads,
+        ..Timings::default()
+    };
+    let clock = Instant::now();
+    // A fresh output is staged beside `out` and appears at once at the end; the staging
+    // directory is removed if anything below fails.
+    let target = if non_empty {
+        Target::update(out)?
+    } else {
+        Target::fresh(out)?
+    };
+    let layout = Layout::new(target.root());
     let op_name = spec.operator.name.as_str();
     let existing = read_existing(&layout, spec)?;
     let now = options.now;
-    let mut writer = Writer::new(&out, !non_empty);
 
     // Keys: the store's JWTs say which key is which.
     let old_op = existing.operator.as_ref().map(|(_, c)| c);
@@ -699,174 +587,214 @@ pub fn generate(
         &format!("signing key of operator {op_name:?}"),
     )?;
     let sys_name = spec.system_account.as_str();
-    let sys_keys = account_keys(
-        &layout,
-        sys_name,
-        std::iter::empty(),
-        existing.accounts.get(sys_name).map(|(_, c)| c),
-    )?;
-    let mut keys: Vec<AccountKeys> = Vec::new();
-    for account in &spec.accounts {
-        keys.push(account_keys(
+    let names: Vec<&str> = std::iter::once(sys_name)
+        .chain(spec.accounts.iter().map(|a| a.name.as_str()))
+        .collect();
+    // Account keys, the system account first; an error is the first in spec order.
+    let all_keys: Vec<AccountKeys> = parallel_map(threads, names.len(), |i| {
+        let roles: Vec<String> = match i {
+            0 => Vec::new(),
+            _ => spec.accounts[i - 1].roles.keys().cloned().collect(),
+        };
+        account_keys(
             &layout,
-            &account.name,
-            account.roles.keys().cloned(),
-            existing.accounts.get(&account.name).map(|(_, c)| c),
-        )?);
-    }
-    let account_public: HashMap<&str, PublicNkey> =
-        std::iter::once((sys_name, sys_keys.identity.public_key()))
-            .chain(
-                spec.accounts
-                    .iter()
-                    .zip(&keys)
-                    .map(|(a, k)| (a.name.as_str(), k.identity.public_key())),
-            )
-            .collect();
+            names[i],
+            roles.into_iter(),
+            existing.accounts.get(names[i]).map(|(_, c)| c),
+        )
+    })
+    .into_iter()
+    .collect::<Result<_, _>>()?;
+    let account_public: HashMap<&str, PublicNkey> = names
+        .iter()
+        .zip(&all_keys)
+        .map(|(name, k)| (*name, k.identity.public_key()))
+        .collect();
 
-    // Users of every account.
-    let sys_user = plan_sys_user(&layout, spec, &existing, &sys_keys)?;
-    let mut planned: Vec<Vec<PlannedUser>> = Vec::new();
-    for (account, account_keys) in spec.accounts.iter().zip(&keys) {
-        let mut users = Vec::new();
-        for user in &account.users {
-            users.push(plan_user(
-                &layout,
-                spec,
-                account,
-                account_keys,
-                user,
-                &existing,
-            )?);
-        }
-        planned.push(users);
+    // Users of every account: one flat list shared by the threads, regrouped after.
+    let sys_user = plan_sys_user(&layout, spec, &existing, &all_keys[0])?;
+    let flat: Vec<(usize, usize)> = spec
+        .accounts
+        .iter()
+        .enumerate()
+        .flat_map(|(a, account)| (0..account.users.len()).map(move |u| (a, u)))
+        .collect();
+    let mut flat_planned = parallel_map(threads, flat.len(), |k| {
+        let (a, u) = flat[k];
+        let account = &spec.accounts[a];
+        plan_user(
+            &layout,
+            spec,
+            account,
+            &all_keys[a + 1],
+            &account.users[u],
+            &existing,
+        )
+    })
+    .into_iter();
+    let mut everyone: Vec<Vec<PlannedUser>> = vec![vec![sys_user]];
+    for account in &spec.accounts {
+        let users = flat_planned
+            .by_ref()
+            .take(account.users.len())
+            .collect::<Result<_, _>>()?;
+        everyone.push(users);
     }
+    timings.keys = clock.elapsed();
+    let clock = Instant::now();
 
     // Revocations: each revoked key goes to the accounts that have it, else to all.
     let mut revocations: Vec<BTreeMap<String, i64>> = Vec::new();
-    let everyone: Vec<&[PlannedUser]> = std::iter::once(std::slice::from_ref(&sys_user))
-        .chain(planned.iter().map(Vec::as_slice))
-        .collect();
-    let old_accounts: Vec<Option<&AccountClaims>> = std::iter::once(sys_name)
-        .chain(spec.accounts.iter().map(|a| a.name.as_str()))
-        .map(|n| existing.accounts.get(n).map(|(_, c)| c))
+    let old_accounts: Vec<Option<&AccountClaims>> = names
+        .iter()
+        .map(|n| existing.accounts.get(*n).map(|(_, c)| c))
         .collect();
     // Keys the users' own sigchains withdrew, with the time of the withdrawing link.
     let mut withdrawn: HashMap<String, i64> = HashMap::new();
-    for user in everyone.iter().flat_map(|us| us.iter()) {
+    for user in everyone.iter().flatten() {
         if let Some(at) = user.withdrawn {
             let entry = withdrawn.entry(user.public.to_string()).or_insert(at);
             *entry = (*entry).max(at);
         }
     }
+    let revoked_users: Vec<String> = options
+        .revoked
+        .iter()
+        .map(|k| k.with_role(Role::User).to_string())
+        .collect();
     for (users, old) in everyone.iter().zip(&old_accounts) {
         let mut map = old.map(|a| a.nats.revocations.clone()).unwrap_or_default();
-        for user in users.iter() {
+        for user in users {
             if let Some(&at) = withdrawn.get(&user.public.to_string()) {
                 // As nats-io/jwt `RevokeAt`: a later time already there is kept.
                 let entry = map.entry(user.public.to_string()).or_insert(at);
                 *entry = (*entry).max(at);
             }
         }
-        for key in &options.revoked {
-            let text = key.with_role(Role::User).to_string();
-            let here = users.iter().any(|u| u.public.to_string() == text);
+        for text in &revoked_users {
+            let here = users.iter().any(|u| u.public.to_string() == *text);
             let anywhere = everyone
                 .iter()
-                .any(|us| us.iter().any(|u| u.public.to_string() == text));
+                .any(|us| us.iter().any(|u| u.public.to_string() == *text));
             if here || !anywhere {
-                map.entry(text).or_insert(now);
+                map.entry(text.clone()).or_insert(now);
             }
         }
         revocations.push(map);
     }
 
     // Account JWTs.
-    let mut account_jwts: Vec<String> = Vec::new();
-    let sys_claims = account_claims(sys_name, None, &sys_keys, &account_public, &revocations[0]);
-    account_jwts.push(sign_if_changed(
-        sys_claims,
-        existing.accounts.get(sys_name),
-        &operator_signing,
-        now,
-    )?);
-    for (i, (account, account_keys)) in spec.accounts.iter().zip(&keys).enumerate() {
+    let account_jwts: Vec<String> = parallel_map(threads, names.len(), |i| {
         let claims = account_claims(
-            &account.name,
-            Some(account),
-            account_keys,
+            names[i],
+            i.checked_sub(1).map(|a| &spec.accounts[a]),
+            &all_keys[i],
             &account_public,
-            &revocations[i + 1],
+            &revocations[i],
         );
-        account_jwts.push(sign_if_changed(
+        sign_if_changed(
             claims,
-            existing.accounts.get(&account.name),
+            existing.accounts.get(names[i]),
             &operator_signing,
             now,
-        )?);
-    }
+        )
+    })
+    .into_iter()
+    .collect::<Result<_, _>>()?;
 
     // Operator JWT.
     let mut op_claims = OperatorClaims::new(operator.public_key().to_string());
     op_claims.data.name = op_name.to_string();
     op_claims.nats.signing_keys = vec![operator_signing.public_key().to_string()];
-    op_claims.nats.system_account = sys_keys.identity.public_key().to_string();
+    op_claims.nats.system_account = all_keys[0].identity.public_key().to_string();
     op_claims.nats.strict_signing_key_usage = spec.operator.strict_signing_keys;
     let operator_jwt = sign_if_changed(op_claims, existing.operator.as_ref(), &operator, now)?;
 
-    // Keys first, so that no JWT on disk ever names a key that is not there.
+    // User JWTs and `.creds`. A revoked user is never re-signed: a newer iat would
+    // outlive the revocation. Its JWT stays (so its key stays known and revoked); its
+    // `.creds` go.
+    let flat: Vec<(usize, usize)> = everyone
+        .iter()
+        .enumerate()
+        .flat_map(|(i, users)| (0..users.len()).map(move |u| (i, u)))
+        .collect();
+    let mut issued = parallel_map(threads, flat.len(), |k| {
+        let (i, u) = flat[k];
+        let user = &everyone[i][u];
+        if revocations[i].contains_key(&user.public.to_string()) {
+            return Ok(None);
+        }
+        let keys = &all_keys[i];
+        let signer = match &user.signer {
+            Signer::Unscoped => &keys.signing,
+            Signer::Role(role) => keys.roles.get(role).unwrap_or(&keys.signing),
+        };
+        let old = existing
+            .users
+            .get(&(names[i].to_string(), user.name.clone()));
+        let jwt = sign_if_changed(user.claims.clone(), old, signer, now)?;
+        let creds = user.seed.as_ref().map(|seed| creds::format(&jwt, seed));
+        Ok::<_, GenerateError>(Some((jwt, creds)))
+    })
+    .into_iter();
+    timings.signing = clock.elapsed();
+    let clock = Instant::now();
+
+    // What to write. Keys first, so that no JWT on disk ever names a key that is not
+    // there: a batch of their own when updating in place.
+    let mut key_ops = Vec::new();
     let mut seeds: Vec<&Seed> = vec![&operator, &operator_signing];
-    for k in std::iter::once(&sys_keys).chain(&keys) {
+    for k in &all_keys {
         seeds.push(&k.identity);
         seeds.push(&k.signing);
         seeds.extend(k.roles.values());
     }
-    for users in &everyone {
-        seeds.extend(users.iter().filter_map(|u| u.seed.as_ref()));
-    }
+    seeds.extend(everyone.iter().flatten().filter_map(|u| u.seed.as_ref()));
+    let mut keys_unchanged = Vec::new();
     for seed in seeds {
-        write_key(&mut writer, &layout, seed)?;
+        let path = layout.key(&seed.public_key());
+        if !target.is_fresh() && key_file_holds(&path, seed) {
+            // The same seed: nothing to write.
+            keys_unchanged.push(path);
+            continue;
+        }
+        key_ops.push(Op::write(path, Contents::Secret(seed.to_text()), FILE_MODE));
     }
-    writer.file(
-        &layout.keystore().join(".gitignore"),
-        layout::GITIGNORE.as_bytes(),
+    key_ops.push(Op::write(
+        layout.keystore().join(".gitignore"),
+        Contents::Static(layout::GITIGNORE),
         FILE_MODE,
-    )?;
-    writer.barrier()?;
+    ));
 
     // The store.
-    writer.file(
-        &layout.nsc_file(op_name),
-        layout::nsc_file_contents(op_name).as_bytes(),
-        FILE_MODE,
-    )?;
-    writer.file(
-        &layout.operator_jwt(op_name),
-        operator_jwt.as_bytes(),
-        FILE_MODE,
-    )?;
-    let names: Vec<&str> = std::iter::once(sys_name)
-        .chain(spec.accounts.iter().map(|a| a.name.as_str()))
-        .collect();
-    let all_keys: Vec<&AccountKeys> = std::iter::once(&sys_keys).chain(&keys).collect();
+    let mut ops = vec![
+        Op::write(
+            layout.nsc_file(op_name),
+            Contents::Public(layout::nsc_file_contents(op_name)),
+            FILE_MODE,
+        ),
+        Op::write(
+            layout.operator_jwt(op_name),
+            Contents::Public(operator_jwt.clone()),
+            FILE_MODE,
+        ),
+    ];
     let mut generated = Vec::new();
     for (i, name) in names.iter().enumerate() {
-        writer.file(
-            &layout.account_jwt(op_name, name),
-            account_jwts[i].as_bytes(),
+        ops.push(Op::write(
+            layout.account_jwt(op_name, name),
+            Contents::Public(account_jwts[i].clone()),
             FILE_MODE,
-        )?;
-        writer.dir(&layout.account_jwt(op_name, name).with_file_name("users"))?;
+        ));
+        ops.push(Op::Dir(
+            layout.account_jwt(op_name, name).with_file_name("users"),
+        ));
         let mut users_out = Vec::new();
-        for user in everyone[i] {
+        for user in &everyone[i] {
             let jwt_path = layout.user_jwt(op_name, name, &user.name);
             let creds_path = layout.creds(op_name, name, &user.name);
-            let revoked = revocations[i].contains_key(&user.public.to_string());
-            if revoked {
-                // Never re-sign a revoked user: a newer iat would outlive the
-                // revocation. Its JWT stays (so its key stays known and revoked); its
-                // `.creds` go.
-                writer.remove(&creds_path)?;
+            let Some((jwt, creds)) = issued.next().transpose()?.flatten() else {
+                ops.push(Op::Remove(creds_path));
                 users_out.push(GeneratedUser {
                     name: user.name.clone(),
                     public_key: user.public,
@@ -875,22 +803,20 @@ pub fn generate(
                     revoked: true,
                 });
                 continue;
-            }
-            let signer = match &user.signer {
-                Signer::Unscoped => &all_keys[i].signing,
-                Signer::Role(role) => all_keys[i].roles.get(role).unwrap_or(&all_keys[i].signing),
             };
-            let old = existing.users.get(&(name.to_string(), user.name.clone()));
-            let user_jwt = sign_if_changed(user.claims.clone(), old, signer, now)?;
-            writer.file(&jwt_path, user_jwt.as_bytes(), FILE_MODE)?;
-            let creds_out = match &user.seed {
-                Some(seed) => {
-                    let text = creds::format(&user_jwt, seed);
-                    writer.file(&creds_path, text.as_bytes(), FILE_MODE)?;
-                    Some(creds_path)
-                }
-                None => None,
-            };
+            ops.push(Op::write(
+                jwt_path.clone(),
+                Contents::Public(jwt),
+                FILE_MODE,
+            ));
+            let creds_out = creds.map(|text| {
+                ops.push(Op::write(
+                    creds_path.clone(),
+                    Contents::Secret(text),
+                    FILE_MODE,
+                ));
+                creds_path
+            });
             users_out.push(GeneratedUser {
                 name: user.name.clone(),
                 public_key: user.public,
@@ -910,7 +836,7 @@ pub fn generate(
     let config = OperatorConfig {
         operator_name: op_name,
         operator_jwt: &operator_jwt,
-        system_account: sys_keys.identity.public_key().to_string(),
+        system_account: all_keys[0].identity.public_key().to_string(),
         accounts: names
             .iter()
             .zip(&account_jwts)
@@ -922,41 +848,73 @@ pub fn generate(
             })
             .collect(),
     };
-    writer.dir(&layout.resolver_dir())?;
-    writer.file(
-        &layout.memory_conf(),
-        config.memory().as_bytes(),
+    ops.push(Op::Dir(layout.resolver_dir()));
+    ops.push(Op::write(
+        layout.memory_conf(),
+        Contents::Public(config.memory()),
         CONFIG_MODE,
-    )?;
-    writer.file(
-        &layout.full_conf(),
-        config.full(&layout.resolver_dir()).as_bytes(),
+    ));
+    ops.push(Op::write(
+        layout.full_conf(),
+        Contents::Public(config.full(&layout.resolver_dir())),
         CONFIG_MODE,
-    )?;
-    writer.barrier()?;
+    ));
 
+    // Write: staged, everything in one pass and one barrier before the rename; in
+    // place, the keys and then the rest, each batch made durable.
+    let (keys_outcome, outcome) = if target.is_staged() {
+        key_ops.append(&mut ops);
+        let outcome = target.apply(&key_ops, threads)?;
+        timings.writing = clock.elapsed();
+        let clock = Instant::now();
+        target.barrier(&outcome)?;
+        timings.syncing = clock.elapsed();
+        (Outcome::default(), outcome)
+    } else {
+        let keys_outcome = target.apply(&key_ops, threads)?;
+        let write_keys = clock.elapsed();
+        let sync_clock = Instant::now();
+        target.barrier(&keys_outcome)?;
+        let sync_keys = sync_clock.elapsed();
+        let clock = Instant::now();
+        let outcome = target.apply(&ops, threads)?;
+        timings.writing = write_keys + clock.elapsed();
+        let clock = Instant::now();
+        target.barrier(&outcome)?;
+        timings.syncing = sync_keys + clock.elapsed();
+        (keys_outcome, outcome)
+    };
+    let clock = Instant::now();
+    let root = target.root().to_owned();
+    target.commit()?;
+    timings.syncing += clock.elapsed();
+
+    let mut written = keys_outcome.written;
+    written.extend(outcome.written);
+    let mut unchanged = keys_unchanged;
+    unchanged.extend(keys_outcome.unchanged);
+    unchanged.extend(outcome.unchanged);
+    debug_assert_eq!(root, *layout.root());
     Ok(Generated {
         operator: operator.public_key(),
-        system_account: sys_keys.identity.public_key(),
+        system_account: all_keys[0].identity.public_key(),
         accounts: generated,
         memory_config: layout.memory_conf(),
         full_config: layout.full_conf(),
-        written: writer.written,
-        unchanged: writer.unchanged,
-        removed: writer.removed,
+        written,
+        unchanged,
+        removed: outcome.removed,
+        timings,
         layout,
     })
 }
 
-fn write_key(writer: &mut Writer, layout: &Layout, seed: &Seed) -> Result<(), GenerateError> {
-    let path = layout.key(&seed.public_key());
-    if !writer.fresh && load_seed(layout, &seed.public_key().to_string())?.is_some() {
-        // Same public key, so the same seed: nothing to write.
-        writer.unchanged.push(path);
-        return Ok(());
-    }
-    let text = seed.to_text();
-    writer.file(&path, text.as_bytes(), FILE_MODE)
+/// Whether the key file at `path` holds `seed` (compared without deriving either key).
+fn key_file_holds(path: &Path, seed: &Seed) -> bool {
+    fs::read_to_string(path)
+        .ok()
+        .and_then(|text| Seed::parse(text.trim()).ok())
+        .is_some_and(|found| found.same_as(seed))
 }
 
 fn account_claims(
