@@ -82,6 +82,8 @@ pub enum Deviation {
     },
     /// Text after the last line of the layout.
     TrailingText,
+    /// Blank lines after the closing banner (the layout ends with exactly one newline).
+    TrailingBlankLines,
 }
 
 impl std::fmt::Display for Deviation {
@@ -95,6 +97,7 @@ impl std::fmt::Display for Deviation {
                 write!(f, "line {line} is not the upstream {expected}")
             }
             Deviation::TrailingText => f.write_str("text after the closing banner"),
+            Deviation::TrailingBlankLines => f.write_str("blank lines after the closing banner"),
         }
     }
 }
@@ -247,6 +250,10 @@ fn deviations(text: &str, canonical: &str) -> Vec<Deviation> {
     if ours.len() > theirs.len() && ours[..theirs.len()] == theirs[..] {
         out.push(Deviation::TrailingText);
     }
+    // Only when every line of the layout is there: otherwise a line deviation says it.
+    if ours == theirs && normalised.ends_with("\n\n") {
+        out.push(Deviation::TrailingBlankLines);
+    }
     out
 }
 
@@ -312,6 +319,16 @@ mod tests {
                 line: 1,
                 expected: "jwt begin marker"
             }]
+        );
+        let blank = format!("{vector}\n\n");
+        assert_eq!(
+            parse(&blank).unwrap().deviations(),
+            [Deviation::TrailingBlankLines]
+        );
+        let blank_crlf = format!("{vector}\n").replace('\n', "\r\n");
+        assert_eq!(
+            parse(&blank_crlf).unwrap().deviations(),
+            [Deviation::CrLf, Deviation::TrailingBlankLines]
         );
         let trailing = format!("{vector}extra\n");
         assert_eq!(
