@@ -19,7 +19,8 @@
 //! 429), 5xx, any other unexpected status, an answer that is not the JSON the API documents,
 //! and a proof file the API truncates are [`ChannelError::Unreachable`].
 
-use std::collections::HashSet;
+use std::borrow::Cow;
+use std::collections::{BTreeMap, HashSet};
 use std::time::UNIX_EPOCH;
 
 use async_trait::async_trait;
@@ -29,6 +30,8 @@ use kez_channel::{
     HttpResponse, Lookup, Net, Proof, RejectReason, Rejected,
 };
 use kez_core::Identity;
+use serde::de::IgnoredAny;
+use serde::Deserialize;
 use serde_json::{Map, Value};
 
 /// The media type every request asks for.
@@ -143,23 +146,284 @@ fn check_status(response: &HttpResponse, target: &str, user: &str) -> Result<(),
     ))
 }
 
-/// Parses a JSON body; malformed JSON is an error of the service.
-fn json_body(response: &HttpResponse, target: &str) -> Result<Value, ChannelError> {
-    serde_json::from_slice(&response.body).map_err(|e| {
+/// Parses a JSON body into `T`, the members the channel reads; malformed JSON is an error of
+/// the service.
+///
+/// The typed parse borrows strings from the body and skips every other member. It accepts
+/// only answers of the documented shape; anything else (a member of another type, a
+/// duplicate member, malformed JSON) is parsed again as a [`Value`] and read leniently by
+/// `lenient`, exactly as before there was a typed parse, so malformed answers keep their
+/// errors.
+fn json_body<'a, T: Deserialize<'a>>(
+    response: &'a HttpResponse,
+    target: &str,
+    lenient: impl FnOnce(Value) -> Result<T, ChannelError>,
+) -> Result<T, ChannelError> {
+    // The typed parse skips members without looking into them as closely as a `Value`
+    // does (invalid UTF-8, lone surrogates, numbers out of range), so the body is also
+    // checked as a whole, without building anything, before the typed answer is taken.
+    if let Ok(typed) = serde_json::from_slice(&response.body) {
+        if serde_json::from_slice::<Checked>(&response.body).is_ok() {
+            return Ok(typed);
+        }
+    }
+    let value = serde_json::from_slice(&response.body).map_err(|e| {
         bad_answer(
             target,
             format!("expected the JSON the github API documents, found malformed JSON ({e})"),
         )
-    })
+    })?;
+    lenient(value)
 }
 
-/// A string member of a JSON object, or an error naming it.
-fn str_member<'a>(
-    object: &'a Map<String, Value>,
-    name: &str,
-    target: &str,
-) -> Result<&'a str, ChannelError> {
-    object.get(name).and_then(Value::as_str).ok_or_else(|| {
+/// Any JSON value, read as strictly as a [`Value`] is, and dropped.
+struct Checked;
+
+impl<'de> Deserialize<'de> for Checked {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_any(CheckedVisitor)
+    }
+}
+
+struct CheckedVisitor;
+
+impl<'de> serde::de::Visitor<'de> for CheckedVisitor {
+    type Value = Checked;
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("any JSON value")
+    }
+    fn visit_bool<E>(self, _: bool) -> Result<Checked, E> {
+        Ok(Checked)
+    }
+    fn visit_i64<E>(self, _: i64) -> Result<Checked, E> {
+        Ok(Checked)
+    }
+    fn visit_u64<E>(self, _: u64) -> Result<Checked, E> {
+        Ok(Checked)
+    }
+    fn visit_f64<E>(self, _: f64) -> Result<Checked, E> {
+        Ok(Checked)
+    }
+    fn visit_str<E>(self, _: &str) -> Result<Checked, E> {
+        Ok(Checked)
+    }
+    fn visit_unit<E>(self) -> Result<Checked, E> {
+        Ok(Checked)
+    }
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Checked, A::Error> {
+        while seq.next_element::<Checked>()?.is_some() {}
+        Ok(Checked)
+    }
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Checked, A::Error> {
+        while map.next_entry::<Checked, Checked>()?.is_some() {}
+        Ok(Checked)
+    }
+}
+
+/// A JSON object deserialized as `T`, and nothing else (serde's derived structs would take
+/// an array of members too).
+struct Obj<T>(T);
+
+impl<'de, T: Deserialize<'de>> Deserialize<'de> for Obj<T> {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct ObjVisitor<T>(std::marker::PhantomData<T>);
+        impl<'de, T: Deserialize<'de>> serde::de::Visitor<'de> for ObjVisitor<T> {
+            type Value = Obj<T>;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a JSON object")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(self, map: A) -> Result<Obj<T>, A::Error> {
+                T::deserialize(serde::de::value::MapAccessDeserializer::new(map)).map(Obj)
+            }
+        }
+        deserializer.deserialize_map(ObjVisitor(std::marker::PhantomData))
+    }
+}
+
+/// A string, borrowed from the body unless it holds escapes.
+#[derive(PartialEq, Eq, PartialOrd, Ord)]
+struct Str<'a>(Cow<'a, str>);
+
+impl std::ops::Deref for Str<'_> {
+    type Target = str;
+    fn deref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::borrow::Borrow<str> for Str<'_> {
+    fn borrow(&self) -> &str {
+        &self.0
+    }
+}
+
+impl<'de: 'a, 'a> Deserialize<'de> for Str<'a> {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct StrVisitor;
+        impl<'de> serde::de::Visitor<'de> for StrVisitor {
+            type Value = Str<'de>;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a string")
+            }
+            fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Str<'de>, E> {
+                Ok(Str(Cow::Borrowed(v)))
+            }
+            fn visit_str<E>(self, v: &str) -> Result<Str<'de>, E> {
+                Ok(Str(Cow::Owned(v.to_string())))
+            }
+            fn visit_string<E>(self, v: String) -> Result<Str<'de>, E> {
+                Ok(Str(Cow::Owned(v)))
+            }
+        }
+        deserializer.deserialize_str(StrVisitor)
+    }
+}
+
+/// A string member; `None`: absent, `null` or of another type.
+type Text<'a> = Option<Str<'a>>;
+
+fn text(value: Option<&Value>) -> Text<'static> {
+    value
+        .and_then(Value::as_str)
+        .map(|s| Str(Cow::Owned(s.to_string())))
+}
+
+/// The login of a gist's `owner` (which may be absent or `null`).
+#[derive(Deserialize)]
+struct Owner<'a> {
+    #[serde(borrow, default)]
+    login: Text<'a>,
+}
+
+fn owner(gist: &Map<String, Value>) -> Option<Obj<Owner<'static>>> {
+    Some(Obj(Owner {
+        login: text(
+            gist.get("owner")
+                .and_then(Value::as_object)
+                .and_then(|owner| owner.get("login")),
+        ),
+    }))
+}
+
+/// A gist in the list: what the channel reads of it. `None`: absent, or of another type.
+#[derive(Deserialize)]
+struct ListedGist<'a> {
+    #[serde(borrow, default)]
+    id: Text<'a>,
+    #[serde(borrow, default)]
+    owner: Option<Obj<Owner<'a>>>,
+    #[serde(borrow, default)]
+    html_url: Text<'a>,
+    #[serde(borrow, default)]
+    files: Option<BTreeMap<Str<'a>, IgnoredAny>>,
+}
+
+/// A page of the list; an item that is not an object is `None`.
+struct ListPage<'a>(Vec<Option<ListedGist<'a>>>);
+
+impl<'de> Deserialize<'de> for ListPage<'de> {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let items = Vec::<Obj<ListedGist<'de>>>::deserialize(deserializer)?;
+        Ok(ListPage(items.into_iter().map(|Obj(g)| Some(g)).collect()))
+    }
+}
+
+impl ListPage<'static> {
+    /// The page read from a [`Value`], member by member.
+    fn lenient(value: Value, url: &str) -> Result<Self, ChannelError> {
+        let items = value.as_array().ok_or_else(|| {
+            bad_answer(url, "expected a JSON array of gists, found another value")
+        })?;
+        Ok(ListPage(
+            items
+                .iter()
+                .map(|item| {
+                    item.as_object().map(|gist| ListedGist {
+                        id: text(gist.get("id")),
+                        owner: owner(gist),
+                        html_url: text(gist.get("html_url")),
+                        files: gist.get("files").and_then(Value::as_object).map(|files| {
+                            files
+                                .keys()
+                                .map(|name| (Str(Cow::Owned(name.clone())), IgnoredAny))
+                                .collect()
+                        }),
+                    })
+                })
+                .collect(),
+        ))
+    }
+}
+
+/// One file of a gist; `None` members: absent, or of another type.
+#[derive(Deserialize)]
+struct GistFile<'a> {
+    #[serde(default)]
+    truncated: Option<bool>,
+    #[serde(borrow, default)]
+    content: Text<'a>,
+}
+
+/// A gist as `GET /gists/{id}` answers it: what the channel reads of it.
+#[derive(Deserialize)]
+struct Gist<'a> {
+    #[serde(borrow, default)]
+    id: Text<'a>,
+    #[serde(borrow, default)]
+    owner: Option<Obj<Owner<'a>>>,
+    #[serde(borrow, default)]
+    updated_at: Text<'a>,
+    #[serde(default)]
+    truncated: Option<bool>,
+    /// Each file, `None` when it is not an object.
+    #[serde(borrow, default, deserialize_with = "gist_files")]
+    files: Option<BTreeMap<Str<'a>, Option<GistFile<'a>>>>,
+}
+
+type GistFiles<'a> = Option<BTreeMap<Str<'a>, Option<GistFile<'a>>>>;
+
+fn gist_files<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> Result<GistFiles<'de>, D::Error> {
+    let files = Option::<Obj<BTreeMap<Str<'de>, Obj<GistFile<'de>>>>>::deserialize(deserializer)?;
+    Ok(files.map(|Obj(files)| {
+        files
+            .into_iter()
+            .map(|(name, Obj(file))| (name, Some(file)))
+            .collect()
+    }))
+}
+
+impl Gist<'static> {
+    /// The gist read from a [`Value`], member by member.
+    fn lenient(value: Value, url: &str) -> Result<Obj<Self>, ChannelError> {
+        let gist = value
+            .as_object()
+            .ok_or_else(|| bad_answer(url, "expected a gist object, found another value"))?;
+        Ok(Obj(Gist {
+            id: text(gist.get("id")),
+            owner: owner(gist),
+            updated_at: text(gist.get("updated_at")),
+            truncated: gist.get("truncated").and_then(Value::as_bool),
+            files: gist.get("files").and_then(Value::as_object).map(|files| {
+                files
+                    .iter()
+                    .map(|(name, file)| {
+                        let file = file.as_object().map(|file| GistFile {
+                            truncated: file.get("truncated").and_then(Value::as_bool),
+                            content: text(file.get("content")),
+                        });
+                        (Str(Cow::Owned(name.clone())), file)
+                    })
+                    .collect()
+            }),
+        }))
+    }
+}
+
+/// A string member read as [`Text`], or an error naming it.
+fn str_member<'a>(member: &'a Text<'_>, name: &str, target: &str) -> Result<&'a str, ChannelError> {
+    member.as_deref().ok_or_else(|| {
         bad_answer(
             target,
             format!("expected a string member {name:?} in a gist, found none"),
@@ -168,11 +432,8 @@ fn str_member<'a>(
 }
 
 /// The owner's login of a gist object, if it has one (`owner` may be absent or `null`).
-fn owner_login(gist: &Map<String, Value>) -> Option<&str> {
-    gist.get("owner")
-        .and_then(Value::as_object)
-        .and_then(|owner| owner.get("login"))
-        .and_then(Value::as_str)
+fn owner_login<'a>(owner: &'a Option<Obj<Owner<'_>>>) -> Option<&'a str> {
+    owner.as_ref().and_then(|Obj(owner)| owner.login.as_deref())
 }
 
 /// An RFC 3339 time as GitHub writes it (`2024-05-01T12:00:00Z`) in Unix seconds.
@@ -267,34 +528,30 @@ impl GithubChannel {
                 return Err(bad_answer(&url, "a later page of gists answered 404"));
             }
             check_status(&response, &url, user)?;
-            let body = json_body(&response, &url)?;
-            let items = body.as_array().ok_or_else(|| {
-                bad_answer(&url, "expected a JSON array of gists, found another value")
-            })?;
+            let ListPage(items) = json_body(&response, &url, |v| ListPage::lenient(v, &url))?;
             pages += 1;
             for item in items {
-                let gist = item
-                    .as_object()
-                    .ok_or_else(|| bad_answer(&url, "expected a gist object in the list"))?;
-                let id = str_member(gist, "id", &url)?;
+                let gist =
+                    item.ok_or_else(|| bad_answer(&url, "expected a gist object in the list"))?;
+                let id = str_member(&gist.id, "id", &url)?;
                 if !seen_ids.insert(id.to_string()) {
                     continue;
                 }
                 let files = gist
-                    .get("files")
-                    .and_then(Value::as_object)
+                    .files
+                    .as_ref()
                     .ok_or_else(|| bad_answer(&url, "expected an object member \"files\""))?;
                 let proof_files: Vec<(String, FileKind)> = files
                     .keys()
-                    .filter_map(|name| proof_file_kind(name).map(|kind| (name.clone(), kind)))
+                    .filter_map(|name| proof_file_kind(name).map(|kind| (name.0.to_string(), kind)))
                     .collect();
                 if proof_files.is_empty() {
                     continue;
                 }
                 candidates.push(Candidate {
                     id: id.to_string(),
-                    list_owner: owner_login(gist).map(str::to_string),
-                    html_url: str_member(gist, "html_url", &url)?.to_string(),
+                    list_owner: owner_login(&gist.owner).map(str::to_string),
+                    html_url: str_member(&gist.html_url, "html_url", &url)?.to_string(),
                     files: proof_files,
                 });
             }
@@ -366,26 +623,23 @@ impl GithubChannel {
             return Ok(());
         }
         check_status(&response, &url, user)?;
-        let body = json_body(&response, &url)?;
-        let gist = body
-            .as_object()
-            .ok_or_else(|| bad_answer(&url, "expected a gist object, found another value"))?;
-        if str_member(gist, "id", &url)? != candidate.id {
+        let Obj(gist) = json_body(&response, &url, |v| Gist::lenient(v, &url))?;
+        if str_member(&gist.id, "id", &url)? != candidate.id {
             return Err(bad_answer(&url, "the gist answered with another gist's id"));
         }
-        let owner = owner_login(gist);
+        let owner = owner_login(&gist.owner);
         if !is_user(owner) {
             wrong_owner(owner, found);
             return Ok(());
         }
-        let published_at = unix_seconds(str_member(gist, "updated_at", &url)?, &url)?;
+        let published_at = unix_seconds(str_member(&gist.updated_at, "updated_at", &url)?, &url)?;
         let files = gist
-            .get("files")
-            .and_then(Value::as_object)
+            .files
+            .as_ref()
             .ok_or_else(|| bad_answer(&url, "expected an object member \"files\""))?;
-        let gist_truncated = gist.get("truncated").and_then(Value::as_bool) == Some(true);
+        let gist_truncated = gist.truncated == Some(true);
         for (name, kind) in &candidate.files {
-            let Some(file) = files.get(name).and_then(Value::as_object) else {
+            let Some(Some(file)) = files.get(name.as_str()) else {
                 if gist_truncated {
                     return Err(ChannelError::Unreachable(FetchError::new(
                         FetchErrorKind::TooLarge,
@@ -399,7 +653,7 @@ impl GithubChannel {
                 ));
                 continue;
             };
-            if file.get("truncated").and_then(Value::as_bool) == Some(true) {
+            if file.truncated == Some(true) {
                 return Err(ChannelError::Unreachable(FetchError::new(
                     FetchErrorKind::TooLarge,
                     &url,
@@ -408,7 +662,7 @@ impl GithubChannel {
                     ),
                 )));
             }
-            let content = file.get("content").and_then(Value::as_str).ok_or_else(|| {
+            let content = file.content.as_deref().ok_or_else(|| {
                 bad_answer(&url, format!("expected a string content for file {name}"))
             })?;
             let texts = match kind {
@@ -676,6 +930,24 @@ mod tests {
         match result {
             Err(ChannelError::Unreachable(e)) => e.kind,
             other => panic!("expected unreachable, got {other:?}"),
+        }
+    }
+
+    /// Members the channel skips are still read as strictly as before the typed parse.
+    #[tokio::test]
+    async fn a_malformed_member_the_channel_skips_is_still_malformed_json() {
+        for bad in [r#""\ud800""#, "1e999"] {
+            let body = format!(
+                r#"[{{"id":"abc","owner":{{"login":"jason"}},"html_url":"https://gist.github.com/abc","files":{{}},"description":{bad}}}]"#
+            );
+            let net = script().answer(LIST, 200, body);
+            match net.lookup().await {
+                Err(ChannelError::Unreachable(e)) => {
+                    assert_eq!(e.kind, FetchErrorKind::BadAnswer, "{bad}");
+                    assert!(e.detail.contains("malformed JSON"), "{bad}: {e}");
+                }
+                other => panic!("{bad}: expected unreachable, got {other:?}"),
+            }
         }
     }
 

@@ -12,14 +12,15 @@
 //! so that a replay needs nothing but the bundle. Reading a bundle checks every body against
 //! its hash and refuses unknown versions, missing bodies and extra files.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 use std::fs;
-use std::io::Write;
+use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
 
-use crate::evidence::{body_hash, Answer, Evidence, Exchange, Record};
+use crate::evidence::{Answer, Evidence, Exchange, Record};
 
 /// The bundle format version this crate reads and writes.
 pub const BUNDLE_VERSION: u64 = 1;
@@ -51,6 +52,110 @@ struct Index {
     tool: String,
     context: serde_json::Value,
     exchanges: Vec<Record>,
+}
+
+/// `bundle.json` as written by [`Bundle::write`], read without buffering: each exchange is
+/// read member by member into its kind's types. Documents this does not take (members in
+/// other orders, unknown or repeated members) are read by [`Index`], which decides.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FastIndex {
+    kez_evidence_bundle: u64,
+    recorded_at: u64,
+    tool: String,
+    context: serde_json::Value,
+    exchanges: Vec<FastRecord>,
+}
+
+/// A [`Record`] whose members come in the order [`Bundle::write`] writes them.
+struct FastRecord(Record);
+
+impl<'de> Deserialize<'de> for FastRecord {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_map(FastRecordVisitor)
+    }
+}
+
+struct FastRecordVisitor;
+
+impl<'de> serde::de::Visitor<'de> for FastRecordVisitor {
+    type Value = FastRecord;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("an exchange")
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<FastRecord, A::Error> {
+        use serde::de::Error;
+        fn member<'de, A: serde::de::MapAccess<'de>>(
+            map: &mut A,
+            name: &'static str,
+        ) -> Result<(), A::Error> {
+            match map.next_key::<&'de str>()? {
+                Some(key) if key == name => Ok(()),
+                _ => Err(A::Error::custom("members out of the written order")),
+            }
+        }
+        member(&mut map, "seq")?;
+        let seq = map.next_value()?;
+        member(&mut map, "started_at")?;
+        let started_at = map.next_value()?;
+        member(&mut map, "elapsed_ms")?;
+        let elapsed_ms = map.next_value()?;
+        member(&mut map, "kind")?;
+        let kind: &'de str = map.next_value()?;
+        let exchange = match kind {
+            "http" => {
+                member(&mut map, "request")?;
+                let request = map.next_value()?;
+                member(&mut map, "answer")?;
+                Exchange::Http {
+                    request,
+                    answer: map.next_value()?,
+                }
+            }
+            "dns_txt" => {
+                member(&mut map, "name")?;
+                let name = map.next_value()?;
+                member(&mut map, "answer")?;
+                Exchange::DnsTxt {
+                    name,
+                    answer: map.next_value()?,
+                }
+            }
+            "nostr" => {
+                member(&mut map, "query")?;
+                let query = map.next_value()?;
+                member(&mut map, "answer")?;
+                Exchange::Nostr {
+                    query,
+                    answer: map.next_value()?,
+                }
+            }
+            _ => return Err(A::Error::custom("an unknown kind")),
+        };
+        if map.next_key::<serde::de::IgnoredAny>()?.is_some() {
+            return Err(A::Error::custom("more members than written"));
+        }
+        Ok(FastRecord(Record {
+            seq,
+            started_at,
+            elapsed_ms,
+            exchange,
+        }))
+    }
+}
+
+impl From<FastIndex> for Index {
+    fn from(fast: FastIndex) -> Self {
+        Index {
+            kez_evidence_bundle: fast.kez_evidence_bundle,
+            recorded_at: fast.recorded_at,
+            tool: fast.tool,
+            context: fast.context,
+            exchanges: fast.exchanges.into_iter().map(|FastRecord(r)| r).collect(),
+        }
+    }
 }
 
 /// Just the version of a document, whatever else it holds.
@@ -151,11 +256,15 @@ impl Bundle {
         let bodies_dir = dir.join("bodies");
         let mut bodies = BTreeMap::new();
         if bodies_dir.exists() {
+            // One buffer for every file, so that each is read with one call (and one more
+            // that finds its end), without asking for its size first.
+            let mut buffer = Vec::new();
             for entry in fs::read_dir(&bodies_dir).map_err(io(&bodies_dir))? {
                 let entry = entry.map_err(io(&bodies_dir))?;
                 let path = entry.path();
                 let name = entry.file_name().to_string_lossy().into_owned();
-                bodies.insert(name, read_capped(&path, MAX_BODY_BYTES)?);
+                read_into(&path, MAX_BODY_BYTES, &mut buffer)?;
+                bodies.insert(name, buffer.as_slice().to_vec());
             }
         }
         Self::from_files(dir, &text, bodies)
@@ -182,7 +291,10 @@ impl Bundle {
         }
         // One parse in the common case; the version decides which error a document that
         // is not a version-1 index gets, so it is looked at on its own only then.
-        let parsed = serde_json::from_slice::<Index>(index);
+        let parsed = match serde_json::from_slice::<FastIndex>(index) {
+            Ok(fast) => Ok(Index::from(fast)),
+            Err(_) => serde_json::from_slice::<Index>(index),
+        };
         let version = match &parsed {
             Ok(index) => Some(index.kez_evidence_bundle),
             Err(_) => serde_json::from_slice::<VersionOnly>(index)
@@ -216,20 +328,20 @@ impl Bundle {
                 ));
             }
         }
-        let mut wanted: BTreeMap<String, ()> = BTreeMap::new();
+        let mut wanted: HashSet<&str> = HashSet::new();
         for record in &index.exchanges {
             if let Exchange::Http {
                 answer: Answer::Ok(http),
                 ..
             } = &record.exchange
             {
-                wanted.insert(http.body_sha256.clone(), ());
+                wanted.insert(&http.body_sha256);
             }
         }
         let bodies_dir = dir.join("bodies");
         for (name, body) in &bodies {
             let path = bodies_dir.join(name);
-            if !wanted.contains_key(name) {
+            if !wanted.contains(name.as_str()) {
                 return Err(invalid(&path, "a body no exchange refers to"));
             }
             if body.len() as u64 > MAX_BODY_BYTES {
@@ -241,15 +353,26 @@ impl Bundle {
                     ),
                 ));
             }
-            let hash = body_hash(body);
-            if &hash != name {
+            let mut hash = [0u8; 64];
+            hex::encode_to_slice(Sha256::digest(body), &mut hash)
+                .map_err(|e| invalid(&path, e.to_string()))?;
+            if hash[..] != *name.as_bytes() {
                 return Err(invalid(
                     &path,
-                    format!("content hash is {hash}, not the file's name"),
+                    format!(
+                        "content hash is {}, not the file's name",
+                        String::from_utf8_lossy(&hash)
+                    ),
                 ));
             }
         }
-        if let Some(missing) = wanted.keys().find(|hash| !bodies.contains_key(*hash)) {
+        let mut missing: Vec<&str> = wanted
+            .iter()
+            .copied()
+            .filter(|hash| !bodies.contains_key(*hash))
+            .collect();
+        missing.sort_unstable();
+        if let Some(missing) = missing.first() {
             return Err(invalid(&bodies_dir.join(missing), "body missing"));
         }
         Ok(Bundle {
@@ -264,13 +387,63 @@ impl Bundle {
     }
 }
 
+/// Reads the file at `path` into `buffer` (emptied first), refusing more than `cap` bytes.
+fn read_into(path: &Path, cap: u64, buffer: &mut Vec<u8>) -> Result<(), BundleError> {
+    buffer.clear();
+    fs::File::open(path)
+        .and_then(|file| file.take(cap + 1).read_to_end(buffer))
+        .map_err(io(path))?;
+    if buffer.len() as u64 > cap {
+        return Err(invalid(path, format!("more than the {cap}-byte limit")));
+    }
+    Ok(())
+}
+
 fn read_capped(path: &Path, cap: u64) -> Result<Vec<u8>, BundleError> {
-    let meta = fs::metadata(path).map_err(io(path))?;
-    if meta.len() > cap {
+    // One open and one fstat: the size checked is that of the file read.
+    let mut file = fs::File::open(path).map_err(io(path))?;
+    let len = file.metadata().map_err(io(path))?.len();
+    if len > cap {
         return Err(invalid(
             path,
-            format!("{} bytes, more than the {cap}-byte limit", meta.len()),
+            format!("{len} bytes, more than the {cap}-byte limit"),
         ));
     }
-    fs::read(path).map_err(io(path))
+    let mut bytes = Vec::with_capacity(len as usize + 1);
+    (&mut file)
+        .take(cap + 1)
+        .read_to_end(&mut bytes)
+        .map_err(io(path))?;
+    if bytes.len() as u64 > cap {
+        return Err(invalid(
+            path,
+            format!("{} bytes, more than the {cap}-byte limit", bytes.len()),
+        ));
+    }
+    Ok(bytes)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The unbuffered reading of `bundle.json` takes what `Bundle::write` wrote (the
+    /// committed bundles) and gives what the derived reading gives.
+    #[test]
+    fn fast_index_reads_committed_bundles_as_index_does() {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/evidence");
+        for name in ["github-jason", "alice-graph"] {
+            let text = fs::read(root.join(name).join("bundle.json")).expect("committed bundle");
+            let fast: Index = serde_json::from_slice::<FastIndex>(&text)
+                .expect("fast path takes a written bundle")
+                .into();
+            let slow: Index = serde_json::from_slice(&text).expect("a bundle");
+            assert_eq!(fast.exchanges, slow.exchanges, "{name}");
+            assert_eq!(
+                (fast.recorded_at, &fast.tool, &fast.context),
+                (slow.recorded_at, &slow.tool, &slow.context),
+                "{name}"
+            );
+        }
+    }
 }

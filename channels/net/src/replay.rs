@@ -6,8 +6,8 @@
 //! recorded answers are served in their recorded order and the last one repeats. A request the
 //! bundle does not hold fails with `not_recorded`, which no channel turns into an outcome.
 
-use std::collections::{BTreeMap, VecDeque};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::collections::HashMap;
+use std::sync::{Mutex, PoisonError};
 
 use async_trait::async_trait;
 use kez_channel::{
@@ -21,30 +21,52 @@ use crate::evidence::{dns_key, http_key, nostr_key, Answer, Exchange, Record};
 #[derive(Debug)]
 pub struct ReplayNet {
     now: u64,
-    bodies: BTreeMap<String, Vec<u8>>,
-    // Shared, so that serving an answer never copies the exchange.
-    answers: Mutex<BTreeMap<String, VecDeque<Arc<Record>>>>,
+    bodies: HashMap<String, Vec<u8>>,
+    /// The recorded exchanges, served by reference.
+    records: Vec<Record>,
+    /// By replay key, built once: the positions in `records` of its answers, in recorded
+    /// order, and how many of them were served.
+    answers: Mutex<HashMap<String, Queue>>,
+}
+
+#[derive(Debug, Default)]
+struct Queue {
+    positions: Vec<usize>,
+    served: usize,
 }
 
 impl ReplayNet {
-    /// Replays `bundle`; `now()` answers the bundle's recording time.
+    /// Replays `bundle`; `now()` answers the bundle's recording time. Copies the bundle's
+    /// evidence; [`ReplayNet::from`] takes it without copying.
     pub fn new(bundle: &Bundle) -> Self {
-        let mut answers: BTreeMap<String, VecDeque<Arc<Record>>> = BTreeMap::new();
-        for record in &bundle.evidence.records {
+        Self::from(bundle.clone())
+    }
+}
+
+impl From<Bundle> for ReplayNet {
+    /// Replays `bundle`, which it keeps; `now()` answers the bundle's recording time.
+    fn from(bundle: Bundle) -> Self {
+        let records = bundle.evidence.records;
+        let mut answers: HashMap<String, Queue> = HashMap::with_capacity(records.len());
+        for (position, record) in records.iter().enumerate() {
             answers
                 .entry(record.exchange.replay_key())
                 .or_default()
-                .push_back(Arc::new(record.clone()));
+                .positions
+                .push(position);
         }
         Self {
             now: bundle.recorded_at,
-            bodies: bundle.evidence.bodies.clone(),
+            bodies: bundle.evidence.bodies.into_iter().collect(),
+            records,
             answers: Mutex::new(answers),
         }
     }
+}
 
+impl ReplayNet {
     /// The next recorded answer for `key`: recorded order, the last one repeating.
-    fn next(&self, key: &str, target: &str) -> Result<Arc<Record>, FetchError> {
+    fn next(&self, key: &str, target: &str) -> Result<&Record, FetchError> {
         let mut answers = self.answers.lock().unwrap_or_else(PoisonError::into_inner);
         let queue = answers.get_mut(key).ok_or_else(|| {
             FetchError::new(
@@ -53,18 +75,17 @@ impl ReplayNet {
                 "the evidence bundle holds no answer to this request",
             )
         })?;
-        let record = if queue.len() > 1 {
-            queue.pop_front()
-        } else {
-            queue.front().cloned()
-        };
-        record.ok_or_else(|| {
+        let position = queue.positions.get(queue.served).copied().ok_or_else(|| {
             FetchError::new(
                 FetchErrorKind::NotRecorded,
                 target,
                 "no recorded answer left",
             )
-        })
+        })?;
+        if queue.served + 1 < queue.positions.len() {
+            queue.served += 1;
+        }
+        Ok(&self.records[position])
     }
 }
 

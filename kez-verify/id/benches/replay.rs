@@ -221,7 +221,7 @@ fn replay(dir: &Path, published: &Published) -> Result<Duration, String> {
 async fn replay_async(dir: &Path, published: &Published) -> Result<Duration, String> {
     let started = Instant::now();
     let bundle = Bundle::read(dir).map_err(|e| e.to_string())?;
-    let net = ReplayNet::new(&bundle);
+    let net = ReplayNet::from(bundle);
     let read = started.elapsed();
     let verifier = Verifier::new(
         kez_channels::default_registry(&published.channels),
