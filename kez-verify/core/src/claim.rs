@@ -352,11 +352,17 @@ impl Claim {
             }
         }
         let signature = parse_signature_member(&object, "sig")?;
-        let jcs = json::canonicalize_object(&object)?;
+        let (jcs, signed) = match json::canonicalize_object_signed(&object, &["sig"]) {
+            Some(both) => both,
+            None => {
+                let jcs = json::canonicalize_object(&object)?;
+                let signed = signed_bytes_without(&object, &jcs, &["sig"]);
+                (jcs, signed)
+            }
+        };
         if jcs.len() > MAX_CLAIM_BYTES {
             return Err(ClaimError::TooLarge { found: jcs.len() });
         }
-        let signed = signed_bytes_without(&object, &jcs, &["sig"]);
         Ok(Self {
             object,
             subject,

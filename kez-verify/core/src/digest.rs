@@ -21,9 +21,21 @@ impl Digest256 {
     }
 }
 
+/// 32 bytes as 64 lowercase hex digits, written without allocating.
+pub(crate) fn write_hex32(f: &mut std::fmt::Formatter<'_>, bytes: &[u8; 32]) -> std::fmt::Result {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let mut text = [0u8; 64];
+    for (pair, byte) in text.chunks_exact_mut(2).zip(bytes) {
+        pair[0] = HEX[usize::from(byte >> 4)];
+        pair[1] = HEX[usize::from(byte & 0xf)];
+    }
+    f.write_str(std::str::from_utf8(&text).map_err(|_| std::fmt::Error)?)
+}
+
 impl std::fmt::Display for Digest256 {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "sha256:{}", hex::encode(self.0))
+        f.write_str("sha256:")?;
+        write_hex32(f, &self.0)
     }
 }
 

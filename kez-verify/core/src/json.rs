@@ -97,13 +97,15 @@ fn write_jcs(value: &Value, out: &mut Vec<u8>) -> bool {
     true
 }
 
-fn write_jcs_object(members: &Map<String, Value>, out: &mut Vec<u8>) -> bool {
-    // UTF-16 code unit order equals UTF-8 byte order unless a name holds a character from
-    // U+E000 up (lead byte 0xee or more); the map's own order is used when it is already
-    // right, whatever the map type.
-    let utf16 = |a: &str, b: &str| a.encode_utf16().cmp(b.encode_utf16());
+fn utf16(a: &str, b: &str) -> std::cmp::Ordering {
+    a.encode_utf16().cmp(b.encode_utf16())
+}
+
+/// Whether the map iterates in JCS member order. UTF-16 code unit order equals UTF-8 byte
+/// order unless a name holds a character from U+E000 up (lead byte 0xee or more); the
+/// map's own order is used when it is already right, whatever the map type.
+fn in_jcs_order(members: &Map<String, Value>) -> bool {
     let mut previous: Option<&str> = None;
-    let mut in_order = true;
     for name in members.keys() {
         if let Some(p) = previous {
             let wide = p.bytes().any(|b| b >= 0xee) || name.bytes().any(|b| b >= 0xee);
@@ -113,12 +115,54 @@ fn write_jcs_object(members: &Map<String, Value>, out: &mut Vec<u8>) -> bool {
                 p < name.as_str()
             };
             if !ordered {
-                in_order = false;
-                break;
+                return false;
             }
         }
         previous = Some(name);
     }
+    true
+}
+
+/// The JCS form of an object and, in the same pass, the JCS form of the object without
+/// the top-level members named in `skip` (the bytes a signature covers, SPEC.md §4.2).
+/// `None` when the direct writer does not apply (a number it leaves to serde_jcs, or
+/// names whose UTF-16 order differs from the map's): the caller then canonicalises as
+/// usual.
+pub(crate) fn canonicalize_object_signed(
+    members: &Map<String, Value>,
+    skip: &[&str],
+) -> Option<(Vec<u8>, Vec<u8>)> {
+    if !in_jcs_order(members) {
+        return None;
+    }
+    let mut out = Vec::with_capacity(512);
+    let mut signed = Vec::with_capacity(512);
+    out.push(b'{');
+    signed.push(b'{');
+    for (i, (name, item)) in members.iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        let start = out.len();
+        write_jcs_string(name, &mut out);
+        out.push(b':');
+        if !write_jcs(item, &mut out) {
+            return None;
+        }
+        if !skip.contains(&name.as_str()) {
+            if signed.len() > 1 {
+                signed.push(b',');
+            }
+            signed.extend_from_slice(&out[start..]);
+        }
+    }
+    out.push(b'}');
+    signed.push(b'}');
+    Some((out, signed))
+}
+
+fn write_jcs_object(members: &Map<String, Value>, out: &mut Vec<u8>) -> bool {
+    let in_order = in_jcs_order(members);
     out.push(b'{');
     let written = if in_order {
         write_jcs_members(members.iter(), out)
@@ -173,6 +217,15 @@ fn write_jcs_string(s: &str, out: &mut Vec<u8>) {
     const HEX: &[u8; 16] = b"0123456789abcdef";
     out.push(b'"');
     let bytes = s.as_bytes();
+    // Most strings (hex, paths, identities) need no escape: one branch-free pass finds out.
+    let plain = !bytes.iter().fold(false, |escape, &b| {
+        escape | (b < 0x20) | (b == b'"') | (b == b'\\')
+    });
+    if plain {
+        out.extend_from_slice(bytes);
+        out.push(b'"');
+        return;
+    }
     let mut start = 0;
     for (i, &b) in bytes.iter().enumerate() {
         let escape: &[u8] = match b {
@@ -517,6 +570,37 @@ mod tests {
                 );
             }
         }
+    }
+
+    #[test]
+    fn signed_form_in_one_pass_equals_removing_the_members() {
+        let values = [
+            serde_json::json!({"a": 1, "sig": "x", "z": {"sig": 2}}),
+            serde_json::json!({"sig": "x", "b": [1, 2]}),
+            serde_json::json!({"countersig": "y", "sig": "x"}),
+            serde_json::json!({"a": "s,i\"g", "countersig": "y", "sig": "x", "t": null}),
+        ];
+        for v in values {
+            let Value::Object(m) = &v else { unreachable!() };
+            for skip in [&["sig"][..], &["sig", "countersig"], &[]] {
+                let (jcs, signed) = canonicalize_object_signed(m, skip).unwrap();
+                assert_eq!(jcs, canonicalize_object(m).unwrap());
+                let mut without = m.clone();
+                for name in skip {
+                    without.remove(*name);
+                }
+                assert_eq!(
+                    signed,
+                    canonicalize_object(&without).unwrap(),
+                    "{v} {skip:?}"
+                );
+            }
+        }
+        let big = serde_json::json!({"big": 9007199254740992u64, "sig": "x"});
+        let Value::Object(m) = &big else {
+            unreachable!()
+        };
+        assert!(canonicalize_object_signed(m, &["sig"]).is_none());
     }
 
     #[test]

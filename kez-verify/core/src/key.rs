@@ -119,11 +119,23 @@ pub fn decode_hex<const N: usize>(what: &'static str, text: &str) -> Result<[u8;
         expected: 2 * N,
         found: truncated(text),
     };
-    if text.len() != 2 * N || !text.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')) {
+    if text.len() != 2 * N {
         return Err(err());
     }
+    // Lowercase hex only: anything else (upper case included) is not a nibble.
+    let nibble = |b: u8| match b {
+        b'0'..=b'9' => b - b'0',
+        b'a'..=b'f' => b - b'a' + 10,
+        _ => 0xff,
+    };
     let mut out = [0u8; N];
-    hex::decode_to_slice(text, &mut out).map_err(|_| err())?;
+    for (byte, pair) in out.iter_mut().zip(text.as_bytes().chunks_exact(2)) {
+        let (high, low) = (nibble(pair[0]), nibble(pair[1]));
+        if (high | low) > 0xf {
+            return Err(err());
+        }
+        *byte = (high << 4) | low;
+    }
     Ok(out)
 }
 
@@ -275,7 +287,9 @@ pub fn signing_message(algorithm: Algorithm, signed_bytes: &[u8]) -> std::borrow
 impl fmt::Display for PublicKey {
     /// The canonical text form `ed25519:<hex>` or `bip340:<hex>`.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}:{}", self.algorithm(), hex::encode(self.to_bytes()))
+        f.write_str(self.algorithm().name())?;
+        f.write_str(":")?;
+        crate::digest::write_hex32(f, &self.to_bytes())
     }
 }
 

@@ -298,8 +298,8 @@ fn walk(dir: &Path, prefix: &str, found: &mut Vec<SuitePath>, problems: &mut Vec
         } else if file_type.is_file() {
             match SuitePath::parse_owned(rel) {
                 Ok(path) => found.push(path),
-                Err(e) => problems.push(Problem {
-                    path: shown(name),
+                Err((e, rel)) => problems.push(Problem {
+                    path: rel,
                     kind: ProblemKind::BadName(format!("cannot be listed in a manifest: {e}")),
                 }),
             }

@@ -413,6 +413,144 @@ struct WireExpect {
     identities: Option<Vec<WireLinked>>,
 }
 
+/// Takes the text of a JSON string, leaving the value alone otherwise.
+fn take_string(value: Value) -> Result<String, Value> {
+    match value {
+        Value::String(text) => Ok(text),
+        other => Err(other),
+    }
+}
+
+fn is_string(value: &Value) -> bool {
+    matches!(value, Value::String(_))
+}
+
+fn is_strings(value: &Value) -> bool {
+    matches!(value, Value::Array(items) if items.iter().all(is_string))
+}
+
+fn is_u64(value: &Value) -> bool {
+    matches!(value, Value::Number(n) if n.is_u64())
+}
+
+impl WireCase {
+    /// The case read directly from its members when it is plainly well-formed: every
+    /// member known and of its type, no `null`, an `expect` of a claim or chain case.
+    /// Anything else is handed back for serde, whose messages the manifest errors keep.
+    /// Both give the same `WireCase` for the values this accepts.
+    fn from_plain(value: Value) -> Result<Self, Value> {
+        let Value::Object(members) = &value else {
+            return Err(value);
+        };
+        let plain_expect = |expect: &Value| {
+            match expect {
+            Value::Object(expect) => expect.iter().all(|(name, v)| match name.as_str() {
+                "chain" => is_string(v),
+                "length" => is_u64(v),
+                "outcomes" => matches!(v, Value::Array(items) if items.iter().all(|item| matches!(item,
+                    Value::Object(verdict) if verdict.contains_key("outcome") && verdict.iter().all(|(n, v)| (n == "outcome" || n == "reason") && is_string(v))))),
+                _ => false,
+            }),
+            _ => false,
+        }
+        };
+        let plain = ["id", "kind", "expect"]
+            .iter()
+            .all(|name| members.contains_key(*name))
+            && members.iter().all(|(name, v)| match name.as_str() {
+                "id" | "kind" | "description" | "input" | "subject" | "bundle" | "target" => {
+                    is_string(v)
+                }
+                "requirements" | "chains" => is_strings(v),
+                "at" => is_u64(v),
+                "expect" => plain_expect(v),
+                _ => false,
+            });
+        if !plain {
+            return Err(value);
+        }
+        let Value::Object(members) = value else {
+            return Err(value);
+        };
+        let mut wire = WireCase {
+            id: String::new(),
+            kind: String::new(),
+            description: None,
+            requirements: Vec::new(),
+            input: None,
+            chains: Vec::new(),
+            subject: None,
+            bundle: None,
+            target: None,
+            at: None,
+            expect: WireExpect {
+                outcomes: None,
+                chain: None,
+                length: None,
+                outcome: None,
+                reason: None,
+                proofs: None,
+                rejected: None,
+                identities: None,
+            },
+        };
+        let strings = |v: Value| match v {
+            Value::Array(items) => items
+                .into_iter()
+                .filter_map(|s| take_string(s).ok())
+                .collect(),
+            _ => Vec::new(),
+        };
+        for (name, v) in members {
+            match name.as_str() {
+                "id" => wire.id = take_string(v)?,
+                "kind" => wire.kind = take_string(v)?,
+                "description" => wire.description = Some(take_string(v)?),
+                "input" => wire.input = Some(take_string(v)?),
+                "subject" => wire.subject = Some(take_string(v)?),
+                "bundle" => wire.bundle = Some(take_string(v)?),
+                "target" => wire.target = Some(take_string(v)?),
+                "requirements" => wire.requirements = strings(v),
+                "chains" => wire.chains = strings(v),
+                "at" => wire.at = v.as_u64(),
+                _ => {
+                    let Value::Object(expect) = v else {
+                        return Err(v);
+                    };
+                    for (name, v) in expect {
+                        match name.as_str() {
+                            "chain" => wire.expect.chain = Some(take_string(v)?),
+                            "length" => wire.expect.length = v.as_u64(),
+                            _ => {
+                                let Value::Array(items) = v else {
+                                    return Err(v);
+                                };
+                                let mut outcomes = Vec::with_capacity(items.len());
+                                for item in items {
+                                    let Value::Object(mut verdict) = item else {
+                                        return Err(item);
+                                    };
+                                    let outcome =
+                                        verdict.remove("outcome").map(take_string).transpose()?;
+                                    outcomes.push(WireVerdict {
+                                        outcome: outcome.unwrap_or_default(),
+                                        reason: verdict
+                                            .remove("reason")
+                                            .map(take_string)
+                                            .transpose()?,
+                                    });
+                                }
+                                wire.expect.outcomes = Some(outcomes);
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        Ok(wire)
+    }
+}
+
 impl WireExpect {
     fn has_claim_or_chain_members(&self) -> bool {
         self.outcomes.is_some() || self.chain.is_some() || self.length.is_some()
@@ -623,11 +761,12 @@ impl Manifest {
         let mut files = Vec::with_capacity(listed.len());
         let mut folded = BTreeMap::new();
         for (text, digest) in listed {
-            let where_ = || format!("files[{text:?}]");
-            let p = SuitePath::parse(&text).map_err(|error| ManifestError::Path {
-                at: where_(),
+            let p = SuitePath::parse_owned(text).map_err(|(error, text)| ManifestError::Path {
+                at: format!("files[{text:?}]"),
                 error,
             })?;
+            let text = p.as_str();
+            let where_ = || format!("files[{text:?}]");
             let d = match &digest {
                 Value::String(d) => Digest256::parse(d),
                 _ => None,
@@ -766,9 +905,12 @@ pub(crate) fn parse_case(
             ))
         }
     }
-    let wire: WireCase = match serde_json::from_value(value) {
+    let wire: WireCase = match WireCase::from_plain(value) {
         Ok(wire) => wire,
-        Err(e) => return Err(ManifestError::invalid(format!("cases[{i}]"), e.to_string())),
+        Err(value) => match serde_json::from_value(value) {
+            Ok(wire) => wire,
+            Err(e) => return Err(ManifestError::invalid(format!("cases[{i}]"), e.to_string())),
+        },
     };
     let at = || {
         format!(

@@ -126,12 +126,13 @@ impl SuitePath {
         Ok(Self(text.to_string()))
     }
 
-    /// [`SuitePath::parse`] of an owned text, keeping its allocation when it is valid.
-    pub(crate) fn parse_owned(text: String) -> Result<Self, PathError> {
+    /// [`SuitePath::parse`] of an owned text, keeping its allocation when it is valid and
+    /// handing it back with the error when it is not.
+    pub(crate) fn parse_owned(text: String) -> Result<Self, (PathError, String)> {
         if is_plainly_valid(text.as_bytes()) {
             Ok(Self(text))
         } else {
-            Self::parse(&text)
+            Self::parse(&text).map_err(|error| (error, text))
         }
     }
 
