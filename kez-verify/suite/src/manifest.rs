@@ -36,6 +36,8 @@ use serde_json::Value;
 
 use crate::path::{PathError, SuitePath};
 
+pub(crate) mod fast;
+
 /// The manifest schema this crate reads and writes.
 pub const SCHEMA: &str = "kez-suite/v1";
 
@@ -912,6 +914,16 @@ pub(crate) fn parse_case(
             Err(e) => return Err(ManifestError::invalid(format!("cases[{i}]"), e.to_string())),
         },
     };
+    check_wire_case(i, wire, files)
+}
+
+/// The checks of a case once its members are read (`kind` is known to be one of
+/// [`KNOWN_KINDS`]).
+fn check_wire_case(
+    i: usize,
+    wire: WireCase,
+    files: &BTreeMap<SuitePath, Digest256>,
+) -> Result<Case, ManifestError> {
     let at = || {
         format!(
             "cases[{i}] ({})",
@@ -928,6 +940,10 @@ pub(crate) fn parse_case(
         ));
     }
     let listed = |field: &str, text: &str| -> Result<SuitePath, ManifestError> {
+        // A listed name is a valid path whose text is itself.
+        if let Some((p, _)) = files.get_key_value(text) {
+            return Ok(p.clone());
+        }
         let p = SuitePath::parse(text).map_err(|error| ManifestError::Path {
             at: format!("{}.{field}", at()),
             error,

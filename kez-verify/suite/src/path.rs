@@ -184,6 +184,14 @@ fn is_plainly_valid(bytes: &[u8]) -> bool {
     component != 0 && bytes != MANIFEST_FILE.as_bytes() && bytes != SIGNATURE_FILE.as_bytes()
 }
 
+/// A path orders, compares and hashes as its text, so maps keyed by paths can be searched
+/// with a `&str`.
+impl std::borrow::Borrow<str> for SuitePath {
+    fn borrow(&self) -> &str {
+        &self.0
+    }
+}
+
 impl fmt::Display for SuitePath {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.0)

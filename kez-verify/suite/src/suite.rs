@@ -21,7 +21,7 @@ use kez_core::json;
 use kez_core::PublicKey;
 
 use crate::integrity::{self, Contents, IntegrityError};
-use crate::manifest::{Manifest, ManifestError};
+use crate::manifest::{fast, Manifest, ManifestError};
 use crate::path::{MANIFEST_FILE, SIGNATURE_FILE};
 use crate::replay::Timings;
 use crate::signature::{self, SignatureError};
@@ -136,27 +136,35 @@ impl Suite {
         };
         t.manifest_read = start.elapsed();
 
-        let start = Instant::now();
-        let value = json::parse_strict(&manifest_bytes).map_err(ManifestError::from)?;
-        t.manifest_parse = start.elapsed();
+        let plain = Self::open_plain(&manifest_bytes, signature_bytes.as_deref(), key, &mut t);
+        let (manifest, signature) = match plain {
+            Some(plain) => plain,
+            // Anything unusual, or failing: the strict path decides and words it.
+            None => {
+                let start = Instant::now();
+                let value = json::parse_strict(&manifest_bytes).map_err(ManifestError::from)?;
+                t.manifest_parse = start.elapsed();
 
-        let signature = match key {
-            Some(key) => {
+                let signature = match key {
+                    Some(key) => {
+                        let start = Instant::now();
+                        let jcs = signature::canonical(&value).map_err(ManifestError::from)?;
+                        t.manifest_jcs = start.elapsed();
+                        let start = Instant::now();
+                        let checked = signature::verify_jcs(&jcs, signature_bytes.as_deref(), key);
+                        t.manifest_signature = start.elapsed();
+                        checked?;
+                        SignatureCheck::Verified(*key)
+                    }
+                    None => SignatureCheck::NotChecked,
+                };
+
                 let start = Instant::now();
-                let jcs = signature::canonical(&value).map_err(ManifestError::from)?;
-                t.manifest_jcs = start.elapsed();
-                let start = Instant::now();
-                let checked = signature::verify_jcs(&jcs, signature_bytes.as_deref(), key);
-                t.manifest_signature = start.elapsed();
-                checked?;
-                SignatureCheck::Verified(*key)
+                let manifest = Manifest::from_value(value)?;
+                t.manifest_check = start.elapsed();
+                (manifest, signature)
             }
-            None => SignatureCheck::NotChecked,
         };
-
-        let start = Instant::now();
-        let manifest = Manifest::from_value(value)?;
-        t.manifest_check = start.elapsed();
 
         let (contents, it) = integrity::check(root, &manifest.files)?;
         t.walk = it.walk;
@@ -170,6 +178,37 @@ impl Suite {
             signature,
             open_timings: t,
         })
+    }
+
+    /// Steps 1 to 3 on the fast path ([`crate::manifest::fast`]): the manifest and how its
+    /// signature was checked, or `None` (with `t` possibly partly filled) when anything is
+    /// unusual or fails, for the strict path to decide and word.
+    fn open_plain(
+        manifest_bytes: &[u8],
+        signature_bytes: Option<&[u8]>,
+        key: Option<&PublicKey>,
+        t: &mut Timings,
+    ) -> Option<(Manifest, SignatureCheck)> {
+        let start = Instant::now();
+        let plain = fast::parse(manifest_bytes)?;
+        t.manifest_parse = start.elapsed();
+        let signature = match key {
+            Some(key) => {
+                let start = Instant::now();
+                let jcs = plain.jcs(manifest_bytes.len());
+                t.manifest_jcs = start.elapsed();
+                let start = Instant::now();
+                let checked = signature::verify_jcs(&jcs, signature_bytes, key);
+                t.manifest_signature = start.elapsed();
+                checked.ok()?;
+                SignatureCheck::Verified(*key)
+            }
+            None => SignatureCheck::NotChecked,
+        };
+        let start = Instant::now();
+        let manifest = plain.check()?;
+        t.manifest_check = start.elapsed();
+        Some((manifest, signature))
     }
 
     /// The checked manifest.
