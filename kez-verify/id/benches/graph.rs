@@ -19,6 +19,10 @@
 //! ```
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod support;
+
+use support::{iterations, median, ms};
+
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -43,8 +47,6 @@ use kez_peers::relay::{NostrKey, RelayPeer};
 const DELAY: Duration = Duration::from_millis(100);
 /// Accounts per channel (five channels).
 const PER_CHANNEL: usize = 4;
-/// Measured iterations (after one warm-up), unless `KEZ_BENCH_ITERATIONS` says otherwise.
-const ITERATIONS: usize = 5;
 /// The bound of issue 3 §6.
 const BOUND: f64 = 1.25;
 /// No single verification here may take longer (a hang fails the bench instead).
@@ -59,15 +61,7 @@ const AP_HOST: &str = "social.example";
 const PDS_PROXY_IP: Ipv4Addr = Ipv4Addr::new(127, 0, 0, 2);
 
 fn main() {
-    // `cargo bench` passes `--bench`; `cargo test --all-targets` runs this binary without
-    // it, and then only says how to run it, instead of starting the peers.
-    let args: Vec<String> = std::env::args().collect();
-    if args.iter().any(|a| a == "--list") {
-        println!("graph: bench");
-        return;
-    }
-    if !args.iter().any(|a| a == "--bench") {
-        println!("graph: a benchmark; run it with `cargo bench -p kez-id --bench graph`");
+    if !support::should_run("graph") {
         return;
     }
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -377,23 +371,6 @@ async fn graph(bench: &Bench) -> Result<(Duration, usize, usize), String> {
         recorder.evidence().records.len(),
         bench.bursts() - bursts,
     ))
-}
-
-/// [`ITERATIONS`], or `KEZ_BENCH_ITERATIONS` (1 to 100) when set.
-fn iterations() -> usize {
-    std::env::var("KEZ_BENCH_ITERATIONS")
-        .ok()
-        .and_then(|v| v.parse::<usize>().ok())
-        .map_or(ITERATIONS, |n| n.clamp(1, 100))
-}
-
-fn ms(d: Duration) -> f64 {
-    d.as_secs_f64() * 1000.0
-}
-
-fn median(mut values: Vec<f64>) -> f64 {
-    values.sort_by(f64::total_cmp);
-    values[values.len() / 2]
 }
 
 async fn run() -> Result<(), String> {

@@ -22,6 +22,10 @@
 //! ```
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod support;
+
+use support::{iterations, median, ms};
+
 use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -41,9 +45,6 @@ use kez_peers::knot::KnotPeer;
 /// Identities on github and on dns.
 const GITHUB: usize = 800;
 const DNS: usize = 200;
-/// Measured iterations of each side (after one warm-up), unless `KEZ_BENCH_ITERATIONS` says
-/// otherwise.
-const ITERATIONS: usize = 5;
 /// The bound of issue 3 §6.
 const BOUND: f64 = 1.5;
 /// Chains start here (2026-01-01T00:00:00Z).
@@ -54,15 +55,7 @@ const AT: u64 = T0 + 31 * 86_400;
 const RECORD_BATCH: usize = 50;
 
 fn main() {
-    // `cargo bench` passes `--bench`; `cargo test --all-targets` runs this binary without
-    // it, and then only says how to run it, instead of starting the peers.
-    let args: Vec<String> = std::env::args().collect();
-    if args.iter().any(|a| a == "--list") {
-        println!("replay: bench");
-        return;
-    }
-    if !args.iter().any(|a| a == "--bench") {
-        println!("replay: a benchmark; run it with `cargo bench -p kez-id --bench replay`");
+    if !support::should_run("replay") {
         return;
     }
     if let Err(e) = run() {
@@ -277,23 +270,6 @@ fn signatures(published: &Published) -> Result<usize, String> {
         checked += 1;
     }
     Ok(checked)
-}
-
-/// [`ITERATIONS`], or `KEZ_BENCH_ITERATIONS` (1 to 100) when set.
-fn iterations() -> usize {
-    std::env::var("KEZ_BENCH_ITERATIONS")
-        .ok()
-        .and_then(|v| v.parse::<usize>().ok())
-        .map_or(ITERATIONS, |n| n.clamp(1, 100))
-}
-
-fn ms(d: Duration) -> f64 {
-    d.as_secs_f64() * 1000.0
-}
-
-fn median(mut values: Vec<f64>) -> f64 {
-    values.sort_by(f64::total_cmp);
-    values[values.len() / 2]
 }
 
 fn run() -> Result<(), String> {
