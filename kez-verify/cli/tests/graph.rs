@@ -8,8 +8,9 @@
 //! peers are installed by `channels/peers/setup.sh`.
 #![allow(clippy::unwrap_used)]
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+mod support;
+
+use std::path::PathBuf;
 
 use kez_channels::bluesky::COLLECTION;
 use kez_core::encoding::{self, dns_txt, Encoding};
@@ -21,6 +22,7 @@ use kez_peers::github::GithubPeer;
 use kez_peers::knot::KnotPeer;
 use kez_peers::pds::PdsPeer;
 use kez_peers::relay::{NostrKey, RelayPeer};
+use support::{copy_dir, kez, text, workspace};
 
 const T0: u64 = 1_767_225_600; // 2026-01-01T00:00:00Z
 /// Later than any platform time the peers give (the PDS stamps records with the real clock).
@@ -28,30 +30,8 @@ const AT: &str = "2030-01-01T00:00:00Z";
 const AP_HOST: &str = "social.example";
 const HANDLE: &str = "alice.test";
 
-fn workspace() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
 fn committed_bundle() -> PathBuf {
     workspace().join("fixtures/evidence/alice-graph")
-}
-
-fn kez(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_kez-verify"))
-        .args(args)
-        .env_remove("GITHUB_TOKEN")
-        .env("NO_COLOR", "1")
-        .output()
-        .expect("run kez-verify")
-}
-
-fn text(output: &Output) -> String {
-    format!(
-        "exit {:?}\nstdout:\n{}\nstderr:\n{}",
-        output.status.code(),
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    )
 }
 
 fn ok<T>(result: Result<T, String>) -> T {
@@ -310,17 +290,4 @@ fn the_committed_graph_bundle_replays_offline() {
         "{}",
         text(&before)
     );
-}
-
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        let target = to.join(entry.file_name());
-        if entry.path().is_dir() {
-            copy_dir(&entry.path(), &target);
-        } else {
-            std::fs::copy(entry.path(), target).unwrap();
-        }
-    }
 }

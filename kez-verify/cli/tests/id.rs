@@ -5,42 +5,22 @@
 //! `KEZ_BLESS=1 cargo test -p kez-verify --test id` rewrites the committed bundle.
 #![allow(clippy::unwrap_used)]
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+mod support;
+
+use std::path::PathBuf;
 
 use kez_core::encoding::{self, Encoding};
 use kez_core::sigchain::{Link, LinkBuilder, Op, RevokeTarget};
 use kez_core::{Algorithm, Claim, ClaimBuilder, SecretKey};
 use kez_peers::chains::ChainSource;
 use kez_peers::github::GithubPeer;
+use support::{copy_dir, kez, text, workspace};
 
 const T0: u64 = 1_767_225_600; // 2026-01-01T00:00:00Z
 const AT: &str = "2026-06-01T00:00:00Z";
 
-fn workspace() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
 fn committed_bundle() -> PathBuf {
     workspace().join("fixtures/evidence/github-jason")
-}
-
-fn kez(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_kez-verify"))
-        .args(args)
-        .env_remove("GITHUB_TOKEN")
-        .env("NO_COLOR", "1")
-        .output()
-        .expect("run kez-verify")
-}
-
-fn text(output: &Output) -> String {
-    format!(
-        "exit {:?}\nstdout:\n{}\nstderr:\n{}",
-        output.status.code(),
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    )
 }
 
 fn key() -> SecretKey {
@@ -306,17 +286,4 @@ fn the_committed_bundle_replays_offline() {
     // Deterministic: a second replay prints the same bytes.
     let again = kez(&["id", "github:jason", "--replay", dir.to_str().unwrap()]);
     assert_eq!(again.stdout, out.stdout);
-}
-
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        let target = to.join(entry.file_name());
-        if entry.path().is_dir() {
-            copy_dir(&entry.path(), &target);
-        } else {
-            std::fs::copy(entry.path(), target).unwrap();
-        }
-    }
 }
