@@ -49,11 +49,19 @@ pub(crate) fn parse_duration(text: &str) -> Result<u64, String> {
     Ok(duration.as_secs())
 }
 
-/// Formats Unix seconds as RFC 3339 UTC (`2026-01-01T00:00:00Z`).
+/// The last second RFC 3339 can write (9999-12-31T23:59:59Z): its years have four digits.
+const LAST_RFC3339_SECOND: u64 = 253_402_300_799;
+
+/// Formats Unix seconds as RFC 3339 UTC (`2026-01-01T00:00:00Z`), or as `@SECONDS` for a time
+/// after year 9999, which RFC 3339 cannot write. Times come from untrusted data (a claim's
+/// `created_at`, a nostr event's `created_at`, a bundle's `at`): humantime's formatter
+/// reports an error for such times, and `to_string` would panic on it.
 pub(crate) fn format_time(secs: u64) -> String {
     match UNIX_EPOCH.checked_add(Duration::from_secs(secs)) {
-        Some(time) => humantime::format_rfc3339_seconds(time).to_string(),
-        None => format!("@{secs}"),
+        Some(time) if secs <= LAST_RFC3339_SECOND => {
+            humantime::format_rfc3339_seconds(time).to_string()
+        }
+        _ => format!("@{secs}"),
     }
 }
 
@@ -67,6 +75,15 @@ mod tests {
         assert_eq!(parse_time("2026-01-01 00:00:00"), Ok(1_767_225_600));
         assert_eq!(format_time(1_767_225_600), "2026-01-01T00:00:00Z");
         assert!(parse_time("yesterday").is_err());
+    }
+
+    #[test]
+    fn times_after_year_9999_are_written_as_seconds_not_a_panic() {
+        assert_eq!(format_time(LAST_RFC3339_SECOND), "9999-12-31T23:59:59Z");
+        assert_eq!(format_time(LAST_RFC3339_SECOND + 1), "@253402300800");
+        // The largest created_at SPEC.md allows (2^53 - 1), and more.
+        assert_eq!(format_time(9_007_199_254_740_991), "@9007199254740991");
+        assert_eq!(format_time(u64::MAX), format!("@{}", u64::MAX));
     }
 
     #[test]

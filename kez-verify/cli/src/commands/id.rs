@@ -324,11 +324,6 @@ fn paint_outcome(ui: &Ui, outcome: Outcome) -> String {
     ui.paint(outcome.name(), paint)
 }
 
-fn time_text(at: u64) -> String {
-    humantime::format_rfc3339_seconds(std::time::UNIX_EPOCH + std::time::Duration::from_secs(at))
-        .to_string()
-}
-
 fn identity_lines(ui: &Ui, report: &IdentityReport, out: &mut String) {
     use std::fmt::Write as _;
     let reason = report
@@ -346,7 +341,7 @@ fn identity_lines(ui: &Ui, report: &IdentityReport, out: &mut String) {
     for proof in &report.proofs {
         let published = proof
             .published_at
-            .map(|t| format!("  published {}", time_text(t)))
+            .map(|t| format!("  published {}", crate::clock::format_time(t)))
             .unwrap_or_default();
         let _ = writeln!(out, "  proof     {}{published}", proof.location);
         for verdict in &proof.verdicts {
@@ -398,7 +393,7 @@ fn render_identity(ui: &Ui, report: &IdentityReport) -> Result<String, CliError>
     }
     let mut out = String::new();
     identity_lines(ui, report, &mut out);
-    out.push_str(&format!("as of {}\n", time_text(report.at)));
+    out.push_str(&format!("as of {}\n", crate::clock::format_time(report.at)));
     Ok(out)
 }
 
@@ -422,7 +417,7 @@ fn render_graph(ui: &Ui, report: &GraphReport) -> Result<String, CliError> {
         out.push('\n');
         identity_lines(ui, identity, &mut out);
     }
-    out.push_str(&format!("as of {}\n", time_text(report.at)));
+    out.push_str(&format!("as of {}\n", crate::clock::format_time(report.at)));
     Ok(out)
 }
 
