@@ -47,7 +47,9 @@ fn comment(text: &str) -> String {
         .collect()
 }
 
-fn quote(text: &str) -> String {
+/// `text` as a double-quoted string of the nats-server configuration language (`"` and `\`
+/// escaped).
+pub fn quote(text: &str) -> String {
     let mut out = String::with_capacity(text.len() + 2);
     out.push('"');
     for c in text.chars() {

@@ -436,28 +436,13 @@ pub(crate) fn creds_parse(args: &Args<'_>) -> OpResult {
 // ---------------------------------------------------------------------------------------
 // Checking a credential set
 
-/// A quoted string of the nats-server config language.
-fn conf_quote(text: &str) -> String {
-    let mut out = String::with_capacity(text.len() + 2);
-    out.push('"');
-    for c in text.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            _ => out.push(c),
-        }
-    }
-    out.push('"');
-    out
-}
-
 /// Writes the set as an nsc home: `stores/` (empty), a memory-resolver config with the
 /// operator and the accounts, and each `.creds` under `keys/creds/`.
 fn stage(home: &Path, operator: &str, accounts: &[&str], creds: &[&str]) -> std::io::Result<()> {
     std::fs::create_dir(home.join("stores"))?;
     let mut conf = format!(
         "operator: {}\nresolver: MEMORY\nresolver_preload: {{\n",
-        conf_quote(operator.trim())
+        kez_nats::serverconf::quote(operator.trim())
     );
     for (i, account) in accounts.iter().enumerate() {
         let subject = Jwt::decode(account.trim())
@@ -468,8 +453,8 @@ fn stage(home: &Path, operator: &str, accounts: &[&str], creds: &[&str]) -> std:
         let _ = writeln!(
             conf,
             "  {}: {}",
-            conf_quote(&subject),
-            conf_quote(account.trim())
+            kez_nats::serverconf::quote(&subject),
+            kez_nats::serverconf::quote(account.trim())
         );
     }
     conf.push_str("}\n");
