@@ -4,7 +4,18 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-step() { printf '\n== %s\n' "$*"; }
+# Disk is a budget: CI machines may have only a few GB free (see the profiles in Cargo.toml).
+# No incremental caches in this one-shot run, and on CI (CI=true) each build's output is
+# removed as soon as no later step needs it. Every step header shows what is left.
+export CARGO_INCREMENTAL="${CARGO_INCREMENTAL:-0}"
+step() {
+  printf '\n== %s\n' "$*"
+  printf '   (disk: %s free; target/ %s)\n' "$(df -h --output=avail . | tail -1 | tr -d ' ')" \
+    "$(du -sh target 2>/dev/null | cut -f1 || echo 0)"
+}
+ci_prune() {
+  if [ "${CI:-}" = true ]; then rm -rf "$@"; fi
+}
 
 step "toolchain"
 cargo --version
@@ -33,6 +44,9 @@ cargo clippy --workspace --all-targets --locked -- -D warnings
 step "docs"
 RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --locked
 
+# Lint metadata is not reused by the test build.
+ci_prune target/debug
+
 step "tests (unit, vectors, fixtures, SPEC coverage, CLI, adapters, interop matrix, channels against real peers)"
 # The interop matrix drives target/debug/kez-verify as the Rust adapter.
 cargo build -p kez-verify --locked
@@ -45,11 +59,16 @@ KEZ_CROSSTEST_NODE=1 KEZ_CROSSTEST_REQUIRED=crosstest/required.txt \
 step "second implementation's own tests (Node, crosstest/impls/node)"
 (cd crosstest/impls/node && npm test)
 
+ci_prune target/debug
+
 step "fuzz targets (stable smoke over seeds and mutations)"
 cargo test --manifest-path fuzz/Cargo.toml --locked
+ci_prune fuzz/target/debug
 
 step "fuzz targets (coverage-guided libFuzzer on the stable toolchain, 10 s each)"
 bash fuzz/smoke.sh 10
+ci_prune fuzz/target
 
 step "benchmarks compile"
 cargo bench --workspace --locked --no-run
+step "done"
