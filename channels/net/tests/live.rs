@@ -1145,14 +1145,26 @@ async fn dns_nxdomain_nodata_and_errors() {
     assert_eq!(servfail.kind, FetchErrorKind::BadAnswer, "{servfail}");
 }
 
+/// A UDP socket and a TCP listener on one free port of 127.0.0.1. The port the kernel gave
+/// UDP may be taken for TCP by another test, so a few ports are tried.
+async fn udp_and_tcp_on_one_port() -> (tokio::net::UdpSocket, TcpListener) {
+    const ATTEMPTS: usize = 20;
+    for _ in 0..ATTEMPTS {
+        let udp = tokio::net::UdpSocket::bind("127.0.0.1:0")
+            .await
+            .expect("udp");
+        if let Ok(tcp) = TcpListener::bind(udp.local_addr().expect("addr")).await {
+            return (udp, tcp);
+        }
+    }
+    panic!("no port of 127.0.0.1 was free for both UDP and TCP in {ATTEMPTS} attempts");
+}
+
 #[tokio::test]
 async fn a_dns_server_that_never_answers_times_out() {
     // UDP and TCP on one port, both silent.
-    let udp = tokio::net::UdpSocket::bind("127.0.0.1:0")
-        .await
-        .expect("udp");
+    let (udp, tcp) = udp_and_tcp_on_one_port().await;
     let addr = udp.local_addr().expect("addr");
-    let tcp = TcpListener::bind(addr).await.expect("tcp on the same port");
     tokio::spawn(async move {
         let mut held = Vec::new();
         let mut buf = [0u8; 512];
