@@ -147,77 +147,41 @@ fn check_status(response: &HttpResponse, target: &str, user: &str) -> Result<(),
 }
 
 /// Parses a JSON body into `T`, the members the channel reads; malformed JSON is an error of
-/// the service.
+/// the service (SPEC.md §11.4-10).
+///
+/// JSON is RFC 8259 JSON text: UTF-8 throughout (§8.1), checked over the whole body, and of
+/// the JSON grammar, checked by the parse. Members the channel does not read are skipped
+/// without being interpreted: an unpaired surrogate escape or a number beyond a double's
+/// range there is grammatical JSON (§8.2, §6) and does not make the answer malformed, as it
+/// does not for a `JSON.parse` client; in a member the channel reads, it does.
 ///
 /// The typed parse borrows strings from the body and skips every other member. It accepts
 /// only answers of the documented shape; anything else (a member of another type, a
 /// duplicate member, malformed JSON) is parsed again as a [`Value`] and read leniently by
-/// `lenient`, exactly as before there was a typed parse, so malformed answers keep their
-/// errors.
+/// `lenient`, so malformed answers keep their errors.
 fn json_body<'a, T: Deserialize<'a>>(
     response: &'a HttpResponse,
     target: &str,
     lenient: impl FnOnce(Value) -> Result<T, ChannelError>,
 ) -> Result<T, ChannelError> {
-    // The typed parse skips members without looking into them as closely as a `Value`
-    // does (invalid UTF-8, lone surrogates, numbers out of range), so the body is also
-    // checked as a whole, without building anything, before the typed answer is taken.
-    if let Ok(typed) = serde_json::from_slice(&response.body) {
-        if serde_json::from_slice::<Checked>(&response.body).is_ok() {
-            return Ok(typed);
-        }
+    let text = std::str::from_utf8(&response.body).map_err(|e| {
+        bad_answer(
+            target,
+            format!(
+                "expected the JSON the github API documents, found malformed JSON (not UTF-8: {e})"
+            ),
+        )
+    })?;
+    if let Ok(typed) = serde_json::from_str(text) {
+        return Ok(typed);
     }
-    let value = serde_json::from_slice(&response.body).map_err(|e| {
+    let value = serde_json::from_str(text).map_err(|e| {
         bad_answer(
             target,
             format!("expected the JSON the github API documents, found malformed JSON ({e})"),
         )
     })?;
     lenient(value)
-}
-
-/// Any JSON value, read as strictly as a [`Value`] is, and dropped.
-struct Checked;
-
-impl<'de> Deserialize<'de> for Checked {
-    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        deserializer.deserialize_any(CheckedVisitor)
-    }
-}
-
-struct CheckedVisitor;
-
-impl<'de> serde::de::Visitor<'de> for CheckedVisitor {
-    type Value = Checked;
-    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("any JSON value")
-    }
-    fn visit_bool<E>(self, _: bool) -> Result<Checked, E> {
-        Ok(Checked)
-    }
-    fn visit_i64<E>(self, _: i64) -> Result<Checked, E> {
-        Ok(Checked)
-    }
-    fn visit_u64<E>(self, _: u64) -> Result<Checked, E> {
-        Ok(Checked)
-    }
-    fn visit_f64<E>(self, _: f64) -> Result<Checked, E> {
-        Ok(Checked)
-    }
-    fn visit_str<E>(self, _: &str) -> Result<Checked, E> {
-        Ok(Checked)
-    }
-    fn visit_unit<E>(self) -> Result<Checked, E> {
-        Ok(Checked)
-    }
-    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Checked, A::Error> {
-        while seq.next_element::<Checked>()?.is_some() {}
-        Ok(Checked)
-    }
-    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Checked, A::Error> {
-        while map.next_entry::<Checked, Checked>()?.is_some() {}
-        Ok(Checked)
-    }
 }
 
 /// A JSON object deserialized as `T`, and nothing else (serde's derived structs would take
@@ -934,19 +898,40 @@ mod tests {
     }
 
     /// Members the channel skips are still read as strictly as before the typed parse.
+    /// RFC 8259 allows unpaired surrogate escapes and numbers of any size; a member the
+    /// channel does not read is not interpreted, so they do not make the answer malformed.
     #[tokio::test]
-    async fn a_malformed_member_the_channel_skips_is_still_malformed_json() {
-        for bad in [r#""\ud800""#, "1e999"] {
+    async fn members_the_channel_does_not_read_are_not_interpreted() {
+        for odd in [r#""\ud800""#, "1e999", r#""\udc00 and \ud83d""#] {
             let body = format!(
-                r#"[{{"id":"abc","owner":{{"login":"jason"}},"html_url":"https://gist.github.com/abc","files":{{}},"description":{bad}}}]"#
+                r#"[{{"id":"abc","owner":{{"login":"jason"}},"html_url":"https://gist.github.com/abc","files":{{}},"description":{odd}}}]"#
             );
             let net = script().answer(LIST, 200, body);
             match net.lookup().await {
+                Ok(lookup) => assert!(lookup.found.is_empty(), "{odd}: {:?}", lookup.found),
+                other => panic!("{odd}: expected an empty lookup, got {other:?}"),
+            }
+        }
+    }
+
+    /// In a member the channel reads, the same values are malformed JSON; and a body that is
+    /// not UTF-8 is malformed wherever the bad bytes are (RFC 8259 §8.1).
+    #[tokio::test]
+    async fn unpaired_surrogates_in_read_members_and_non_utf8_bodies_are_malformed_json() {
+        let in_a_read_member = r#"[{"id":"abc","owner":{"login":"jason"},"html_url":"https://gist.github.com/\ud800","files":{"kez.md":{}}}]"#;
+        let mut not_utf8 = br#"[{"id":"abc","owner":{"login":"jason"},"html_url":"https://gist.github.com/abc","files":{},"description":"x"#.to_vec();
+        not_utf8.extend_from_slice(b"\xff\"}]");
+        for (name, body) in [
+            ("read member", in_a_read_member.as_bytes().to_vec()),
+            ("not UTF-8", not_utf8),
+        ] {
+            let net = script().answer(LIST, 200, body);
+            match net.lookup().await {
                 Err(ChannelError::Unreachable(e)) => {
-                    assert_eq!(e.kind, FetchErrorKind::BadAnswer, "{bad}");
-                    assert!(e.detail.contains("malformed JSON"), "{bad}: {e}");
+                    assert_eq!(e.kind, FetchErrorKind::BadAnswer, "{name}");
+                    assert!(e.detail.contains("malformed JSON"), "{name}: {e}");
                 }
-                other => panic!("{bad}: expected unreachable, got {other:?}"),
+                other => panic!("{name}: expected unreachable, got {other:?}"),
             }
         }
     }

@@ -10,7 +10,7 @@ use kez_channel::{
 };
 
 /// A scripted answer: status, headers, body.
-pub(crate) type Answer = (u16, Vec<(String, String)>, String);
+pub(crate) type Answer = (u16, Vec<(String, String)>, Vec<u8>);
 
 /// Answers HTTP requests from a script.
 pub(crate) struct Script {
@@ -33,13 +33,13 @@ impl Script {
     /// A script whose unscripted URLs answer `status` with `body`.
     pub(crate) fn otherwise(status: u16, body: &str) -> Self {
         Self {
-            unscripted: Some((status, Vec::new(), body.to_string())),
+            unscripted: Some((status, Vec::new(), body.as_bytes().to_vec())),
             ..Self::refusing()
         }
     }
 
     /// `url` answers `status` with `body`.
-    pub(crate) fn answer(self, url: &str, status: u16, body: impl Into<String>) -> Self {
+    pub(crate) fn answer(self, url: &str, status: u16, body: impl Into<Vec<u8>>) -> Self {
         self.answer_with(url, status, &[], body)
     }
 
@@ -49,7 +49,7 @@ impl Script {
         url: &str,
         status: u16,
         headers: &[(&str, &str)],
-        body: impl Into<String>,
+        body: impl Into<Vec<u8>>,
     ) -> Self {
         let headers = headers
             .iter()
@@ -92,7 +92,7 @@ impl Net for Script {
                 url: request.url,
                 status,
                 headers,
-                body: body.into_bytes(),
+                body,
                 received_at: 0,
             }),
             None => Err(FetchError::new(
