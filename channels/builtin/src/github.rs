@@ -158,7 +158,8 @@ fn check_status(response: &HttpResponse, target: &str, user: &str) -> Result<(),
 /// The typed parse borrows strings from the body and skips every other member. It accepts
 /// only answers of the documented shape; anything else (a member of another type, a
 /// duplicate member, malformed JSON) is parsed again as a [`Value`] and read leniently by
-/// `lenient`, so malformed answers keep their errors.
+/// `lenient`, so malformed answers keep their errors. That reading interprets every member,
+/// so an answer off the documented shape is also malformed for the odd values above.
 fn json_body<'a, T: Deserialize<'a>>(
     response: &'a HttpResponse,
     target: &str,
