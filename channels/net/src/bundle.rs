@@ -13,6 +13,7 @@
 //! its hash and refuses unknown versions, missing bodies and extra files.
 
 use std::collections::{BTreeMap, HashSet};
+use std::ffi::OsStr;
 use std::fs;
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
@@ -256,15 +257,17 @@ impl Bundle {
         let bodies_dir = dir.join("bodies");
         let mut bodies = BTreeMap::new();
         if bodies_dir.exists() {
+            let folder = BodiesDir::open(&bodies_dir).map_err(io(&bodies_dir))?;
             // One buffer for every file, so that each is read with one call (and one more
             // that finds its end), without asking for its size first.
             let mut buffer = Vec::new();
             for entry in fs::read_dir(&bodies_dir).map_err(io(&bodies_dir))? {
-                let entry = entry.map_err(io(&bodies_dir))?;
-                let path = entry.path();
-                let name = entry.file_name().to_string_lossy().into_owned();
-                read_into(&path, MAX_BODY_BYTES, &mut buffer)?;
-                bodies.insert(name, buffer.as_slice().to_vec());
+                let name = entry.map_err(io(&bodies_dir))?.file_name();
+                read_into(&folder, &name, &bodies_dir, MAX_BODY_BYTES, &mut buffer)?;
+                bodies.insert(
+                    name.to_string_lossy().into_owned(),
+                    buffer.as_slice().to_vec(),
+                );
             }
         }
         Self::from_files(dir, &text, bodies)
@@ -391,16 +394,66 @@ impl Bundle {
     }
 }
 
-/// Reads the file at `path` into `buffer` (emptied first), refusing more than `cap` bytes.
-fn read_into(path: &Path, cap: u64, buffer: &mut Vec<u8>) -> Result<(), BundleError> {
+/// Reads the file `name` of `folder` (at `folder_path`) into `buffer` (emptied first),
+/// refusing more than `cap` bytes.
+fn read_into(
+    folder: &BodiesDir,
+    name: &OsStr,
+    folder_path: &Path,
+    cap: u64,
+    buffer: &mut Vec<u8>,
+) -> Result<(), BundleError> {
     buffer.clear();
-    fs::File::open(path)
+    folder
+        .open_file(name)
         .and_then(|file| file.take(cap + 1).read_to_end(buffer))
-        .map_err(io(path))?;
+        .map_err(|source| BundleError::Io {
+            path: folder_path.join(name),
+            source,
+        })?;
     if buffer.len() as u64 > cap {
-        return Err(invalid(path, format!("more than the {cap}-byte limit")));
+        return Err(invalid(
+            &folder_path.join(name),
+            format!("more than the {cap}-byte limit"),
+        ));
     }
     Ok(())
+}
+
+/// A bundle's `bodies/` folder, its files opened relative to it: on unix the folder is
+/// opened once and each file with `openat`, so the path to the folder is walked once, not
+/// once per body (2,600 bodies: about 2 ms of 14 ms of file reading).
+#[cfg(unix)]
+struct BodiesDir(rustix::fd::OwnedFd);
+
+#[cfg(unix)]
+impl BodiesDir {
+    fn open(path: &Path) -> std::io::Result<Self> {
+        use rustix::fs::{Mode, OFlags};
+        let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC;
+        Ok(Self(rustix::fs::open(path, flags, Mode::empty())?))
+    }
+
+    fn open_file(&self, name: &OsStr) -> std::io::Result<fs::File> {
+        use rustix::fs::{Mode, OFlags};
+        let flags = OFlags::RDONLY | OFlags::CLOEXEC;
+        Ok(rustix::fs::openat(&self.0, name, flags, Mode::empty())?.into())
+    }
+}
+
+/// A bundle's `bodies/` folder, its files opened by path.
+#[cfg(not(unix))]
+struct BodiesDir(PathBuf);
+
+#[cfg(not(unix))]
+impl BodiesDir {
+    fn open(path: &Path) -> std::io::Result<Self> {
+        Ok(Self(path.to_path_buf()))
+    }
+
+    fn open_file(&self, name: &OsStr) -> std::io::Result<fs::File> {
+        fs::File::open(self.0.join(name))
+    }
 }
 
 fn read_capped(path: &Path, cap: u64) -> Result<Vec<u8>, BundleError> {
