@@ -469,8 +469,9 @@ impl GithubChannel {
         notes: &mut Vec<String>,
     ) -> Result<Vec<Candidate>, ChannelError> {
         let first = format!("{}/users/{user}/gists?per_page={PER_PAGE}", self.api);
-        let api_origin = origin(&first);
-        let mut next = Some(first);
+        // Parsed only when a page links to a next one (most accounts have one page).
+        let mut api_origin = None;
+        let mut next = Some(first.clone());
         let mut visited = HashSet::new();
         let mut seen_ids = HashSet::new();
         let mut candidates = Vec::new();
@@ -521,7 +522,9 @@ impl GithubChannel {
                 });
             }
             if let Some(link) = response.header("link").and_then(next_link) {
-                if origin(&link).is_none() || origin(&link) != api_origin {
+                let api_origin = api_origin.get_or_insert_with(|| origin(&first));
+                let link_origin = origin(&link);
+                if link_origin.is_none() || link_origin != *api_origin {
                     return Err(ChannelError::Unreachable(FetchError::new(
                         FetchErrorKind::Refused,
                         &link,
