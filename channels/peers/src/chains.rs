@@ -32,13 +32,13 @@ impl ChainSource {
     }
 
     /// Serves `jsonl` as the chain of `key` (its key text, `ed25519:<hex>`).
-    pub async fn put(&self, key: &str, jsonl: &str) {
+    pub async fn put(&self, key: &str, jsonl: impl AsRef<[u8]>) {
         Mock::given(method("GET"))
             .and(path(format!("/v1/chains/{key}.jsonl")))
             .respond_with(
                 ResponseTemplate::new(200)
                     .insert_header("content-type", "application/jsonl")
-                    .set_body_string(jsonl),
+                    .set_body_bytes(jsonl.as_ref()),
             )
             .mount(&self.server)
             .await;

@@ -108,13 +108,9 @@ pub(crate) fn evidence(copies: &[Vec<u8>], ids: HashSet<Digest256>, at: u64) -> 
 /// form and a newline, only the links created at or before `at` when it is given.
 pub(crate) fn export(bytes: &[u8], at: Option<u64>) -> Result<Vec<u8>, ChainError> {
     let (_, links) = verify_with_links(bytes, Track::Claims(Default::default()), None)?;
-    let mut out = Vec::with_capacity(bytes.len());
-    for link in links
-        .iter()
-        .take_while(|l| at.is_none_or(|at| l.created_at() <= at))
-    {
-        out.extend_from_slice(link.to_jcs());
-        out.push(b'\n');
-    }
-    Ok(out)
+    Ok(sigchain::to_jsonl(
+        links
+            .iter()
+            .take_while(|l| at.is_none_or(|at| l.created_at() <= at)),
+    ))
 }

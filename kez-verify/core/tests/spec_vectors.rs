@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use kez_core::claim::ClaimBuilder;
 use kez_core::encoding::{compact, dns_txt, markdown};
 use kez_core::key::signing_message;
-use kez_core::sigchain::{verify_jsonl, Link, LinkBuilder, Op, RevokeTarget, Track};
+use kez_core::sigchain::{to_jsonl, verify_jsonl, LinkBuilder, Op, RevokeTarget, Track};
 use kez_core::verdict::{evaluate, ChainEvidence, Outcome};
 use kez_core::{Algorithm, Claim, SecretKey};
 
@@ -26,15 +26,6 @@ fn text(bytes: &[u8]) -> String {
 
 fn block(out: &mut String, lang: &str, body: &str) {
     let _ = writeln!(out, "```{lang}\n{}\n```\n", body.trim_end_matches('\n'));
-}
-
-fn jsonl(links: &[&Link]) -> Vec<u8> {
-    let mut out = Vec::new();
-    for l in links {
-        out.extend_from_slice(l.to_jcs());
-        out.push(b'\n');
-    }
-    out
 }
 
 fn render() -> String {
@@ -150,7 +141,7 @@ fn render() -> String {
     let l3 = LinkBuilder::after(&l2, Op::Revoke(RevokeTarget::Claim(id1)), T0 + 180)
         .sign(&ed_next, None)
         .expect("revoke");
-    let chain = jsonl(&[&l0, &l1, &l2, &l3]);
+    let chain = to_jsonl([&l0, &l1, &l2, &l3]);
     out.push_str("### A.7 Sigchain (§7): init by K1, add A.2, rotate K1 → K3, revoke A.2 by K3\n\nThe JSONL file, one link per line:\n\n");
     block(&mut out, "json", &text(&chain));
     out.push_str("| seq | op | link hash (the next link's `prev`) |\n|---|---|---|\n");

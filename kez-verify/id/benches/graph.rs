@@ -30,7 +30,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use kez_channels::bluesky::COLLECTION;
 use kez_channels::ChannelsConfig;
 use kez_core::encoding::{dns_txt, encode, Encoding};
-use kez_core::sigchain::{Link, LinkBuilder, Op};
+use kez_core::sigchain::{to_jsonl, LinkBuilder, Op};
 use kez_core::verdict::Outcome;
 use kez_core::{Algorithm, Claim, ClaimBuilder, Identity, SecretKey};
 use kez_id::{ChainSources, Verifier};
@@ -137,15 +137,6 @@ fn sign(key: &SecretKey, subject: &Identity, created_at: u64) -> Claim {
         .expect("sign claim")
 }
 
-fn jsonl(links: &[Link]) -> String {
-    let mut out = Vec::new();
-    for link in links {
-        out.extend_from_slice(link.to_jcs());
-        out.push(b'\n');
-    }
-    String::from_utf8(out).expect("JCS is UTF-8")
-}
-
 async fn setup() -> Result<Bench, String> {
     let key = SecretKey::from_bytes(Algorithm::Ed25519, &[0x42; 32]).map_err(|e| e.to_string())?;
     let mut claims: Vec<Claim> = Vec::new();
@@ -235,7 +226,7 @@ async fn setup() -> Result<Bench, String> {
     }
     let chains = ChainSource::start().await;
     chains
-        .put(&key.public_key().to_string(), &jsonl(&links))
+        .put(&key.public_key().to_string(), to_jsonl(&links))
         .await;
 
     // Every peer behind a proxy adding DELAY to each answer.

@@ -39,7 +39,7 @@ use std::time::{Duration, Instant};
 use futures_util::future::join_all;
 use kez_channels::ChannelsConfig;
 use kez_core::encoding::{dns_txt, encode, Encoding};
-use kez_core::sigchain::{Link, LinkBuilder, Op};
+use kez_core::sigchain::{to_jsonl, Link, LinkBuilder, Op};
 use kez_core::verdict::Outcome;
 use kez_core::{Algorithm, Claim, ClaimBuilder, Identity, SecretKey};
 use kez_id::{ChainSources, Verifier};
@@ -86,15 +86,6 @@ fn key(n: usize) -> SecretKey {
     SecretKey::from_bytes(Algorithm::Ed25519, &seed).expect("a 32-byte Ed25519 seed")
 }
 
-fn jsonl(links: &[Link]) -> String {
-    let mut out = Vec::new();
-    for link in links {
-        out.extend_from_slice(link.to_jcs());
-        out.push(b'\n');
-    }
-    String::from_utf8(out).expect("JCS is UTF-8")
-}
-
 /// Publishes the identities on the peers, records verifying them, writes the bundle.
 fn record(dir: &Path) -> Result<Published, String> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -133,7 +124,7 @@ fn record(dir: &Path) -> Result<Published, String> {
             .sign(&k, None)
             .map_err(|e| e.to_string())?;
         let chain = [init, add];
-        runtime.block_on(chains.put(&k.public_key().to_string(), &jsonl(&chain)));
+        runtime.block_on(chains.put(&k.public_key().to_string(), to_jsonl(&chain)));
         if n < GITHUB {
             let gist = github.add_gist(
                 &format!("user{n}"),

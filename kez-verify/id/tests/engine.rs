@@ -11,7 +11,7 @@ use kez_channel::{
     HttpResponse, Lookup, Net, NostrQuery, Proof, Registry, RejectReason, Rejected, TxtLookup,
 };
 use kez_core::encoding::{self, Encoding};
-use kez_core::sigchain::{Link, LinkBuilder, Op, RevokeTarget};
+use kez_core::sigchain::{to_jsonl, Link, LinkBuilder, Op, RevokeTarget};
 use kez_core::verdict::Outcome;
 use kez_core::{Algorithm, Claim, ClaimBuilder, Identity, SecretKey};
 use kez_id::{ChainFile, ChainSources, Verifier, VerifyError};
@@ -29,12 +29,7 @@ fn claim(signer: &SecretKey, subject: &str, created: u64) -> Claim {
 }
 
 fn jsonl(links: &[Link]) -> String {
-    let mut out = Vec::new();
-    for link in links {
-        out.extend_from_slice(link.to_jcs());
-        out.push(b'\n');
-    }
-    String::from_utf8(out).unwrap()
+    String::from_utf8(to_jsonl(links)).unwrap()
 }
 
 /// A chain: init by `k`, then `add` of each claim, 10 s apart.

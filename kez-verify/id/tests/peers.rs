@@ -11,7 +11,7 @@ use std::sync::Arc;
 
 use kez_channels::{default_registry, ChannelsConfig};
 use kez_core::encoding::{self, Encoding};
-use kez_core::sigchain::{Link, LinkBuilder, Op, RevokeTarget};
+use kez_core::sigchain::{to_jsonl, Link, LinkBuilder, Op, RevokeTarget};
 use kez_core::{Algorithm, Claim, ClaimBuilder, Identity, SecretKey};
 use kez_id::{ChainSources, IdentityReport, Verifier};
 use kez_net::{LiveNet, NetConfig};
@@ -62,13 +62,6 @@ fn chain(k: &SecretKey, ops: Vec<(Op, u64, &SecretKey)>) -> Vec<Link> {
     links
 }
 
-fn jsonl(links: &[Link]) -> String {
-    links
-        .iter()
-        .map(|l| format!("{}\n", std::str::from_utf8(l.to_jcs()).unwrap()))
-        .collect()
-}
-
 /// jason's gist holding `c`, published at `published`, and each chain on its own source;
 /// returns the report on `github:jason` as JSON.
 fn verify(c: &Claim, published: u64, chains: &[(&SecretKey, Vec<Link>)]) -> Value {
@@ -87,7 +80,9 @@ fn verify(c: &Claim, published: u64, chains: &[(&SecretKey, Vec<Link>)]) -> Valu
         let mut sources = Vec::new();
         for (k, links) in chains {
             let source = ChainSource::start().await;
-            source.put(&k.public_key().to_string(), &jsonl(links)).await;
+            source
+                .put(&k.public_key().to_string(), to_jsonl(links))
+                .await;
             sources.push(source);
         }
         let registry = default_registry(&ChannelsConfig {
@@ -252,7 +247,7 @@ fn a_key_whose_chain_binds_nothing_is_no_identity() {
         let report = runtime.block_on(async {
             let source = ChainSource::start().await;
             source
-                .put(&k.public_key().to_string(), &jsonl(&links))
+                .put(&k.public_key().to_string(), to_jsonl(&links))
                 .await;
             let sources = ChainSources {
                 http: vec![source.base()],

@@ -160,12 +160,7 @@ pub(crate) mod testing {
 
     /// `links` as JSONL: each link's JCS bytes and a newline.
     pub(crate) fn jsonl(links: &[Link]) -> Vec<u8> {
-        let mut out = Vec::new();
-        for link in links {
-            out.extend_from_slice(link.to_jcs());
-            out.push(b'\n');
-        }
-        out
+        kez_core::sigchain::to_jsonl(links)
     }
 }
 

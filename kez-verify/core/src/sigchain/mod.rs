@@ -529,6 +529,17 @@ fn check_authority(
     Ok(())
 }
 
+/// Writes `links` as a JSONL chain: each link's JCS form and a newline, in the order given.
+/// [`verify_jsonl`] reads what this writes.
+pub fn to_jsonl<'a>(links: impl IntoIterator<Item = &'a Link>) -> Vec<u8> {
+    let mut out = Vec::new();
+    for link in links {
+        out.extend_from_slice(link.to_jcs());
+        out.push(b'\n');
+    }
+    out
+}
+
 /// Verifies a whole JSONL chain held in memory (SPEC.md §7.3).
 pub fn verify_jsonl(
     bytes: &[u8],

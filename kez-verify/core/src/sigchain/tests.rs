@@ -48,13 +48,24 @@ impl Built {
     }
 
     fn jsonl(&self) -> Vec<u8> {
-        let mut out = Vec::new();
-        for l in &self.links {
-            out.extend_from_slice(l.to_jcs());
-            out.push(b'\n');
-        }
-        out
+        to_jsonl(&self.links)
     }
+}
+
+#[test]
+fn to_jsonl_writes_each_links_jcs_on_a_line_and_verify_jsonl_reads_it_back() {
+    let primary = key(1, Algorithm::Ed25519);
+    let c = claim(&primary, "github:jason");
+    let mut chain = Built::new(&primary);
+    chain.push(add(&c), T0 + 20, &primary, None);
+    let bytes = to_jsonl(&chain.links);
+    let mut expected = chain.links[0].to_jcs().to_vec();
+    expected.push(b'\n');
+    expected.extend_from_slice(chain.links[1].to_jcs());
+    expected.push(b'\n');
+    assert_eq!(bytes, expected);
+    assert_eq!(verify_jsonl(&bytes, Track::All, None).unwrap().length(), 2);
+    assert!(to_jsonl(&[]).is_empty(), "no links, no lines");
 }
 
 #[test]
