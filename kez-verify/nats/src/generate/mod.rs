@@ -1002,24 +1002,35 @@ fn account_claims(
     claims
 }
 
+/// The seed of the user `name` of `account`: the one of its existing JWT's subject when the
+/// store holds that seed, else a new one.
+fn user_seed(
+    layout: &Layout,
+    existing: &Existing,
+    account: &str,
+    name: &str,
+) -> Result<Seed, GenerateError> {
+    let old = existing
+        .users
+        .get(&(account.to_string(), name.to_string()))
+        .map(|(_, c)| c.data.subject.as_str());
+    let seed = match old {
+        Some(public) => load_seed(layout, public)?,
+        None => None,
+    };
+    match seed {
+        Some(seed) => Ok(seed),
+        None => Ok(Seed::generate(Role::User)?),
+    }
+}
+
 fn plan_sys_user(
     layout: &Layout,
     spec: &Spec,
     existing: &Existing,
     keys: &AccountKeys,
 ) -> Result<PlannedUser, GenerateError> {
-    let old = existing
-        .users
-        .get(&(spec.system_account.clone(), "sys".to_string()))
-        .map(|(_, c)| c.data.subject.as_str());
-    let seed = match old {
-        Some(public) => load_seed(layout, public)?,
-        None => None,
-    };
-    let seed = match seed {
-        Some(seed) => seed,
-        None => Seed::generate(Role::User)?,
-    };
+    let seed = user_seed(layout, existing, &spec.system_account, "sys")?;
     let role = RoleSpec {
         allow_all: true,
         subs: NO_LIMIT,
@@ -1088,18 +1099,7 @@ fn plan_user(
     let (public, seed) = match kez {
         Some(public) => (public, None),
         None => {
-            let old = existing
-                .users
-                .get(&(account.name.clone(), user.name.clone()))
-                .map(|(_, c)| c.data.subject.as_str());
-            let seed = match old {
-                Some(public) => load_seed(layout, public)?,
-                None => None,
-            };
-            let seed = match seed {
-                Some(seed) => seed,
-                None => Seed::generate(Role::User)?,
-            };
+            let seed = user_seed(layout, existing, &account.name, &user.name)?;
             (seed.public_key(), Some(seed))
         }
     };
