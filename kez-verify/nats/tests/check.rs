@@ -11,6 +11,7 @@ use kez_nats::check::{Code, Kind, Severity};
 use kez_nats::claims::{AccountClaims, OperatorClaims, UserClaims};
 use kez_nats::generate::{generate, GenerateOptions, Generated};
 use kez_nats::jwt::{self, Jwt};
+use kez_nats::layout::Layout;
 use kez_nats::nkey::{PublicNkey, Role, Seed};
 use kez_nats::spec::Spec;
 use serde_json::json;
@@ -418,11 +419,11 @@ fn bearer_token_in_an_account_that_disallows_them() {
 
 // --- Files -------------------------------------------------------------------------
 
-#[test]
-fn creds_with_another_users_seed_and_with_crlf() {
-    let home = Home::new();
-    let bob = home.g.layout.creds("acme", "ORDERS", "bob");
-    let svc = home.g.layout.creds("acme", "ORDERS", "order-service");
+/// Puts order-service's seed into bob's creds file; returns both creds paths (bob's, then
+/// order-service's).
+fn give_bob_the_order_services_seed(layout: &Layout) -> (PathBuf, PathBuf) {
+    let bob = layout.creds("acme", "ORDERS", "bob");
+    let svc = layout.creds("acme", "ORDERS", "order-service");
     let bob_text = std::fs::read_to_string(&bob).unwrap();
     let svc_text = std::fs::read_to_string(&svc).unwrap();
     let seed_line = |t: &str| t.lines().nth(9).unwrap().to_string();
@@ -431,6 +432,14 @@ fn creds_with_another_users_seed_and_with_crlf() {
         bob_text.replace(&seed_line(&bob_text), &seed_line(&svc_text)),
     )
     .unwrap();
+    (bob, svc)
+}
+
+#[test]
+fn creds_with_another_users_seed_and_with_crlf() {
+    let home = Home::new();
+    let (bob, svc) = give_bob_the_order_services_seed(&home.g.layout);
+    let svc_text = std::fs::read_to_string(&svc).unwrap();
     assert_eq!(
         codes(&check(&bob)),
         [Code::CredsSeedMismatch, Code::ChainIncomplete]
@@ -468,16 +477,7 @@ fn a_home_checks_the_same_on_any_number_of_threads() {
     // A creds file with another user's seed (its key file is not that seed, so the
     // seed's key is derived and compared), a user JWT with a broken signature, a key
     // file readable by others.
-    let bob = layout.creds("acme", "ORDERS", "bob");
-    let svc = layout.creds("acme", "ORDERS", "order-service");
-    let bob_text = std::fs::read_to_string(&bob).unwrap();
-    let svc_text = std::fs::read_to_string(&svc).unwrap();
-    let seed_line = |t: &str| t.lines().nth(9).unwrap().to_string();
-    std::fs::write(
-        &bob,
-        bob_text.replace(&seed_line(&bob_text), &seed_line(&svc_text)),
-    )
-    .unwrap();
+    let (bob, _) = give_bob_the_order_services_seed(layout);
     let user_jwt = layout.user_jwt("acme", "ORDERS", "order-service");
     let text = std::fs::read_to_string(&user_jwt).unwrap();
     let (head, signature) = text.rsplit_once('.').unwrap();

@@ -4,6 +4,8 @@
 //! a bundle that lacks a request fails its case with `not_recorded` instead of panicking.
 #![allow(clippy::unwrap_used)]
 
+mod support;
+
 use std::fs;
 use std::path::{Path, PathBuf};
 
@@ -15,17 +17,10 @@ use kez_suite::path::MANIFEST_FILE;
 use kez_suite::replay::Observed;
 use kez_suite::{Manifest, OpenError, Suite};
 use serde_json::Value;
+use support::root;
 
 const CASE: &str = "evidence/github-jason";
 const BUNDLE: &str = "cases/evidence/github-jason";
-
-fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .ancestors()
-        .nth(2)
-        .unwrap()
-        .to_owned()
-}
 
 fn copy_dir(from: &Path, to: &Path) {
     fs::create_dir_all(to).unwrap();

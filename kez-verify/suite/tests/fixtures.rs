@@ -3,20 +3,15 @@
 //! shipped suite `fixtures/suites/floor` replays without a difference.
 #![allow(clippy::unwrap_used)]
 
+mod support;
+
 use std::fs;
 use std::path::{Path, PathBuf};
 
 use kez_core::sigchain::{verify_jsonl, Track};
 use kez_suite::replay::{verify_chain, Timings};
 use kez_suite::{signature, Suite};
-
-fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .ancestors()
-        .nth(2)
-        .unwrap()
-        .to_owned()
-}
+use support::root;
 
 fn jsonl_files(dir: &Path, out: &mut Vec<PathBuf>) {
     for entry in fs::read_dir(dir).unwrap() {
