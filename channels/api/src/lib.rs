@@ -26,6 +26,9 @@ pub mod extract;
 pub mod net;
 pub mod registry;
 
+/// The shared byte buffer [`HttpResponse::body`] is (the `bytes` crate's), so that channels
+/// and hosts need not depend on it themselves to build or read a response.
+pub use bytes::Bytes;
 pub use channel::{
     AccountError, Channel, ChannelError, Found, Lookup, Proof, RejectReason, Rejected,
 };

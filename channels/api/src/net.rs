@@ -5,6 +5,7 @@
 //! retries), or replayed from an evidence bundle. A channel never opens a socket itself.
 
 use async_trait::async_trait;
+use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 
 /// Where an HTTP request may be redirected (SPEC.md §11.2).
@@ -77,9 +78,10 @@ pub struct HttpResponse {
     /// Response headers that matter to channels and evidence, names lowercased: `content-type`,
     /// `etag`, `last-modified`, `link`, `location`, `retry-after`, `x-ratelimit-*`, `date`.
     pub headers: Vec<(String, String)>,
-    /// The body, decompressed, at most the host's size cap.
+    /// The body, decompressed, at most the host's size cap. Shared: cloning a response (as
+    /// evidence or replay does) does not copy it.
     #[serde(skip)]
-    pub body: Vec<u8>,
+    pub body: Bytes,
     /// When the response arrived (Unix seconds, the host's clock or the recorded time).
     pub received_at: u64,
 }

@@ -108,7 +108,7 @@ impl Net for FakeNet {
                 url: request.url,
                 status,
                 headers: Vec::new(),
-                body: b"kez:z1:demo".to_vec(),
+                body: b"kez:z1:demo".to_vec().into(),
                 received_at: 1,
             }),
             Err(kind) => Err(FetchError::new(kind, request.url, "fake failure")),

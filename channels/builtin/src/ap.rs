@@ -561,7 +561,7 @@ mod tests {
             url: "https://social.example/users/alice".into(),
             status,
             headers: vec![],
-            body: body.as_bytes().to_vec(),
+            body: body.as_bytes().to_vec().into(),
             received_at: 0,
         }
     }

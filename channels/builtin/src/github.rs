@@ -754,7 +754,7 @@ mod tests {
                 url: request.url,
                 status: 200,
                 headers,
-                body: b"[]".to_vec(),
+                body: b"[]".to_vec().into(),
                 received_at: 0,
             })
         }

@@ -92,7 +92,7 @@ impl Net for Script {
                 url: request.url,
                 status,
                 headers,
-                body,
+                body: body.into(),
                 received_at: 0,
             }),
             None => Err(FetchError::new(

@@ -8,7 +8,7 @@
 
 use std::collections::BTreeMap;
 
-use kez_channel::{FetchError, HttpRequest, HttpResponse, NostrQuery, TxtLookup, TxtRecord};
+use kez_channel::{Bytes, FetchError, HttpRequest, HttpResponse, NostrQuery, TxtLookup, TxtRecord};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
@@ -132,7 +132,7 @@ impl HttpEvidence {
     }
 
     /// The response again, given its body.
-    pub fn response(&self, body: Vec<u8>) -> HttpResponse {
+    pub fn response(&self, body: Bytes) -> HttpResponse {
         HttpResponse {
             url: self.url.clone(),
             status: self.status,
@@ -249,6 +249,6 @@ pub struct NostrEvidence {
 pub struct Evidence {
     /// The exchanges, in the order they were made.
     pub records: Vec<Record>,
-    /// HTTP bodies by their hex SHA-256.
-    pub bodies: BTreeMap<String, Vec<u8>>,
+    /// HTTP bodies by their hex SHA-256 (shared with the responses that carried them).
+    pub bodies: BTreeMap<String, Bytes>,
 }

@@ -19,7 +19,7 @@ pub mod live;
 pub mod record;
 pub mod replay;
 
-pub use bundle::{Bundle, BundleError, BUNDLE_VERSION};
+pub use bundle::{Bundle, BundleError, Layout, BUNDLE_VERSION, PACKED_BUNDLE_VERSION};
 pub use evidence::{Evidence, Exchange, Record};
 pub use record::Recorder;
 pub use replay::ReplayNet;

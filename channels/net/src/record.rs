@@ -4,7 +4,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Instant;
 
 use async_trait::async_trait;
-use kez_channel::{FetchError, HttpRequest, HttpResponse, Net, NostrQuery, TxtLookup};
+use kez_channel::{Bytes, FetchError, HttpRequest, HttpResponse, Net, NostrQuery, TxtLookup};
 
 use crate::evidence::{
     Answer, Evidence, Exchange, HttpEvidence, NostrEvidence, Record, TxtEvidence,
@@ -43,7 +43,7 @@ impl Recorder {
         self.evidence.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    fn keep(&self, started_at: u64, began: Instant, exchange: Exchange, body: Option<Vec<u8>>) {
+    fn keep(&self, started_at: u64, began: Instant, exchange: Exchange, body: Option<Bytes>) {
         let elapsed_ms = u64::try_from(began.elapsed().as_millis()).unwrap_or(u64::MAX);
         let mut evidence = self.lock();
         if let (

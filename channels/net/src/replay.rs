@@ -11,7 +11,7 @@ use std::sync::{Mutex, PoisonError};
 
 use async_trait::async_trait;
 use kez_channel::{
-    FetchError, FetchErrorKind, HttpRequest, HttpResponse, Net, NostrQuery, TxtLookup,
+    Bytes, FetchError, FetchErrorKind, HttpRequest, HttpResponse, Net, NostrQuery, TxtLookup,
 };
 
 use crate::bundle::Bundle;
@@ -21,7 +21,7 @@ use crate::evidence::{dns_key, http_key, nostr_key, Answer, Exchange, Record};
 #[derive(Debug)]
 pub struct ReplayNet {
     now: u64,
-    bodies: HashMap<String, Vec<u8>>,
+    bodies: HashMap<String, Bytes>,
     /// The recorded exchanges, served by reference.
     records: Vec<Record>,
     /// By replay key, built once: the positions in `records` of its answers, in recorded

@@ -8,7 +8,7 @@ use async_trait::async_trait;
 use kez_channel::{
     FetchError, FetchErrorKind, HttpRequest, HttpResponse, Net, NostrQuery, TxtLookup, TxtRecord,
 };
-use kez_net::{Bundle, BundleError, Recorder, ReplayNet};
+use kez_net::{Bundle, BundleError, Layout, Recorder, ReplayNet};
 
 /// A scripted service: fixed answers, counting calls.
 struct Scripted {
@@ -30,7 +30,7 @@ impl Net for Scripted {
             url: request.url.clone(),
             status: 200,
             headers: vec![("content-type".into(), "text/plain".into())],
-            body: format!("body of {} #{n}", request.url).into_bytes(),
+            body: format!("body of {} #{n}", request.url).into(),
             received_at: 1_700_000_000,
         })
     }
@@ -109,18 +109,191 @@ fn a_written_bundle_replays_every_answer_byte_for_byte() {
     let (bundle, live) = record();
     assert_eq!(bundle.evidence.records.len(), 6);
     let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("bundle");
-    bundle.write(&path).unwrap();
-    let read = Bundle::read(&path).unwrap();
-    assert_eq!(read, bundle);
-    let replayed = tokio::runtime::Runtime::new()
-        .unwrap()
-        .block_on(async { exercise(&ReplayNet::new(&read)).await });
-    assert_eq!(replayed, live);
+    for layout in [Layout::Directory, Layout::Packed] {
+        let path = dir.path().join(format!("{layout:?}"));
+        bundle.write_as(&path, layout).unwrap();
+        let index: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(path.join("bundle.json")).unwrap()).unwrap();
+        assert_eq!(index["kez_evidence_bundle"], layout.version());
+        assert_eq!(
+            (
+                path.join("bodies").is_dir(),
+                path.join("bodies.tar").is_file()
+            ),
+            (layout == Layout::Directory, layout == Layout::Packed)
+        );
+        let read = Bundle::read(&path).unwrap();
+        assert_eq!(read, bundle, "{layout:?}");
+        let replayed = tokio::runtime::Runtime::new()
+            .unwrap()
+            .block_on(async { exercise(&ReplayNet::new(&read)).await });
+        assert_eq!(replayed, live, "{layout:?}");
+    }
     // The two answers to the same URL came back in recorded order.
     assert!(
         live[0].ends_with("#0") && live[1].ends_with("#1"),
         "{live:?}"
+    );
+}
+
+#[test]
+fn a_packed_bundle_is_a_plain_reproducible_tar_of_the_body_files() {
+    let (bundle, _) = record();
+    let dir = tempfile::tempdir().unwrap();
+    bundle.write(&dir.path().join("dir")).unwrap();
+    bundle
+        .write_as(&dir.path().join("a"), Layout::Packed)
+        .unwrap();
+    bundle
+        .write_as(&dir.path().join("b"), Layout::Packed)
+        .unwrap();
+    let archive = std::fs::read(dir.path().join("a/bodies.tar")).unwrap();
+    assert_eq!(
+        archive,
+        std::fs::read(dir.path().join("b/bodies.tar")).unwrap()
+    );
+    // Unpacked with the system's tar, it is the bodies/ folder of the same bundle written
+    // as format 1.
+    let out = dir.path().join("unpacked");
+    std::fs::create_dir(&out).unwrap();
+    let status = std::process::Command::new("tar")
+        .arg("-xf")
+        .arg(dir.path().join("a/bodies.tar"))
+        .arg("-C")
+        .arg(&out)
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let files = |d: &std::path::Path| {
+        let mut files: Vec<(String, Vec<u8>)> = std::fs::read_dir(d)
+            .unwrap()
+            .map(|e| {
+                let e = e.unwrap();
+                (
+                    e.file_name().to_string_lossy().into_owned(),
+                    std::fs::read(e.path()).unwrap(),
+                )
+            })
+            .collect();
+        files.sort();
+        files
+    };
+    let unpacked = files(&out);
+    assert_eq!(unpacked.len(), bundle.evidence.bodies.len());
+    assert_eq!(unpacked, files(&dir.path().join("dir/bodies")));
+}
+
+/// A ustar archive of `entries` (name, type, content), built by hand so that it can hold
+/// what kez-net never writes.
+fn tar_of(entries: &[(&str, tar::EntryType, &[u8])]) -> Vec<u8> {
+    let mut archive = tar::Builder::new(Vec::new());
+    for (name, kind, body) in entries {
+        let mut header = tar::Header::new_ustar();
+        header.set_path(name).unwrap();
+        header.set_size(body.len() as u64);
+        header.set_entry_type(*kind);
+        header.set_cksum();
+        archive.append(&header, *body).unwrap();
+    }
+    archive.into_inner().unwrap()
+}
+
+#[test]
+fn reading_a_packed_bundle_refuses_bad_archives_and_mixed_layouts() {
+    let (bundle, _) = record();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("p");
+    bundle.write_as(&path, Layout::Packed).unwrap();
+    let tar_path = path.join("bodies.tar");
+    let good: Vec<(String, Vec<u8>)> = bundle
+        .evidence
+        .bodies
+        .iter()
+        .map(|(name, body)| (name.clone(), body.to_vec()))
+        .collect();
+    let regular = tar::EntryType::Regular;
+    let with = |extra: &[(&str, tar::EntryType, &[u8])], skip: usize| {
+        let mut entries: Vec<(&str, tar::EntryType, &[u8])> = good
+            .iter()
+            .skip(skip)
+            .map(|(n, b)| (n.as_str(), regular, b.as_slice()))
+            .collect();
+        entries.extend_from_slice(extra);
+        tar_of(&entries)
+    };
+    let expect = |archive: Vec<u8>, wanted: &str| {
+        std::fs::write(&tar_path, archive).unwrap();
+        let err = Bundle::read(&path).unwrap_err().to_string();
+        assert!(err.contains(wanted), "wanted {wanted:?}: {err}");
+    };
+    let (first, first_body) = (&good[0].0, good[0].1.as_slice());
+    // A body whose content is not its name, a missing one, an extra one, one twice.
+    let tampered = {
+        let mut entries: Vec<(&str, tar::EntryType, &[u8])> = good
+            .iter()
+            .skip(1)
+            .map(|(n, b)| (n.as_str(), regular, b.as_slice()))
+            .collect();
+        entries.push((first, regular, b"tampered"));
+        tar_of(&entries)
+    };
+    expect(tampered, "content hash");
+    expect(with(&[], 1), "body missing");
+    expect(
+        with(&[("deadbeef", regular, b"x")], 0),
+        "no exchange refers to",
+    );
+    expect(
+        with(&[(first, regular, first_body)], 0),
+        "in the archive twice",
+    );
+    // Entries that are not regular files, a cut archive, and bytes that are no archive.
+    expect(
+        with(&[("link", tar::EntryType::Symlink, b"")], 0),
+        "not a regular file",
+    );
+    let mut cut = with(&[], 0);
+    cut.truncate(cut.len() - 1024 - 512);
+    expect(cut.clone(), "cut short: no end-of-archive blocks");
+    // Cut inside the last entry, with end blocks after the cut: still refused, naming the
+    // archive.
+    cut.truncate(cut.len() - 1);
+    cut.extend_from_slice(&[0; 1024]);
+    expect(cut, "bodies.tar");
+    let mut garbage = vec![0x41u8; 512];
+    garbage.extend_from_slice(&[0; 1024]);
+    expect(garbage, "not a tar archive");
+    // The good archive again reads; then a bodies/ folder beside it is refused, and a
+    // format-1 bundle with a bodies.tar is refused.
+    std::fs::write(&tar_path, with(&[], 0)).unwrap();
+    assert_eq!(Bundle::read(&path).unwrap(), bundle);
+    std::fs::create_dir(path.join("bodies")).unwrap();
+    let err = Bundle::read(&path).unwrap_err().to_string();
+    assert!(err.contains("keeps its bodies in bodies.tar"), "{err}");
+    let flat = dir.path().join("f");
+    bundle.write(&flat).unwrap();
+    std::fs::write(flat.join("bodies.tar"), with(&[], 0)).unwrap();
+    let err = Bundle::read(&flat).unwrap_err().to_string();
+    assert!(err.contains("keeps its bodies in bodies/"), "{err}");
+}
+
+#[test]
+fn files_in_memory_are_read_as_format_1_only() {
+    let (bundle, _) = record();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("p");
+    bundle.write_as(&path, Layout::Packed).unwrap();
+    let index = std::fs::read(path.join("bundle.json")).unwrap();
+    let err = Bundle::from_files(&path, &index, bundle.evidence.bodies.clone())
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("packed bundle (format 2)"), "{err}");
+    let flat = dir.path().join("f");
+    bundle.write(&flat).unwrap();
+    let index = std::fs::read(flat.join("bundle.json")).unwrap();
+    assert_eq!(
+        Bundle::from_files(&flat, &index, bundle.evidence.bodies.clone()).unwrap(),
+        bundle
     );
 }
 
@@ -178,11 +351,11 @@ fn reading_refuses_other_versions_and_non_bundles() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(
         dir.path().join("bundle.json"),
-        r#"{"kez_evidence_bundle": 2, "recorded_at": 0, "tool": "", "context": null, "exchanges": []}"#,
+        r#"{"kez_evidence_bundle": 3, "recorded_at": 0, "tool": "", "context": null, "exchanges": []}"#,
     )
     .unwrap();
     let err = Bundle::read(dir.path()).unwrap_err().to_string();
-    assert!(err.contains("version 2 is not supported"), "{err}");
+    assert!(err.contains("version 3 is not supported"), "{err}");
     std::fs::write(dir.path().join("bundle.json"), "[]").unwrap();
     let err = Bundle::read(dir.path()).unwrap_err().to_string();
     assert!(err.contains("not an evidence bundle"), "{err}");

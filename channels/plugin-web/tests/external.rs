@@ -57,7 +57,7 @@ impl Net for OneFile {
             url: request.url,
             status,
             headers: vec![("content-type".into(), "text/plain".into())],
-            body: body.to_vec(),
+            body: body.to_vec().into(),
             received_at: 1_767_225_600,
         })
     }

@@ -42,7 +42,7 @@ impl Net for WebNet {
             status: if body.is_some() { 200 } else { 404 },
             url: request.url,
             headers: vec![("content-type".into(), "text/plain".into())],
-            body: body.unwrap_or_default().into_bytes(),
+            body: body.unwrap_or_default().into_bytes().into(),
             received_at: self.now(),
         })
     }

@@ -133,6 +133,20 @@ fn records_against_live_peers_and_replays_offline_byte_for_byte() {
     assert_eq!(report["chains"][0]["status"], "verified");
     assert!(p.runtime.block_on(p.chains.request_count()) >= 1);
 
+    // The same, recorded packed (format 2): the same report, the bodies in one archive.
+    let packed = dir.path().join("packed");
+    let packed_arg = packed.to_str().unwrap().to_string();
+    let mut args = live_args(&p, &api, &base);
+    args.extend(["--format", "json", "--record", &packed_arg, "--pack"]);
+    let live_packed = kez(&args);
+    assert_eq!(live_packed.status.code(), Some(0), "{}", text(&live_packed));
+    assert_eq!(live_packed.stdout, live.stdout);
+    assert!(packed.join("bodies.tar").is_file() && !packed.join("bodies").exists());
+    // --pack says how to record; alone it is a usage error.
+    let alone = kez(&["id", "github:jason", "--pack"]);
+    assert_eq!(alone.status.code(), Some(2), "{}", text(&alone));
+    assert!(String::from_utf8_lossy(&alone.stderr).contains("--record"));
+
     if std::env::var_os("KEZ_BLESS").is_some() {
         let target = committed_bundle();
         let _ = std::fs::remove_dir_all(&target);
@@ -154,6 +168,24 @@ fn records_against_live_peers_and_replays_offline_byte_for_byte() {
     assert_eq!(
         replayed.stdout, live.stdout,
         "replay differs from the live run"
+    );
+    let replayed_packed = kez(&[
+        "id",
+        "github:jason",
+        "--format",
+        "json",
+        "--replay",
+        &packed_arg,
+    ]);
+    assert_eq!(
+        replayed_packed.status.code(),
+        Some(0),
+        "{}",
+        text(&replayed_packed)
+    );
+    assert_eq!(
+        replayed_packed.stdout, live.stdout,
+        "replay of the packed bundle differs from the live run"
     );
 
     // Another target than the recorded one is refused.

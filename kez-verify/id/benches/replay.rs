@@ -7,21 +7,26 @@
 //! accounts (recorded GitHub responses on wiremock, a gist with a `kez.md` each) and 200 dns
 //! names (knot, one `_kez` TXT record each), every claim signed by its own Ed25519 key whose
 //! two-link sigchain (init, add) is served by the sigchain source. The live run goes through
-//! `kez_net::Recorder` around `LiveNet`, and the evidence is written with the `Bundle` API to a
-//! temporary directory.
+//! `kez_net::Recorder` around `LiveNet`, and the evidence is written with the `Bundle` API to
+//! temporary directories twice: as format 1 (`bodies/`, a file per body: 2,600 files) and as
+//! format 2 (`bodies.tar`, the layout `kez-verify id --record DIR --pack` writes for bundles
+//! of many bodies). Opening and reading 2,600 small files costs about as much as the
+//! signature checks of 150 identities, so both are measured and reported; format 2 is the
+//! layout for a bundle this size.
 //!
 //! Each iteration then times, on one thread, (a) reading the bundle from disk, `ReplayNet`
 //! and `Verifier::identity` for all 1,000 identities, on a fresh thread as a fresh process
-//! would run it (no keys remembered from the previous iteration), and (b) exactly the
-//! signature work that replay does — decoding each signer's public key once (RFC 8032
-//! §5.1.7 step 1) and checking each proof's claim and each sigchain link — directly with
-//! kez-core. The evaluation time is pinned.
+//! would run it (no keys remembered from the previous iteration), once per layout, and (b)
+//! exactly the signature work that replay does — decoding each signer's public key once
+//! (RFC 8032 §5.1.7 step 1) and checking each proof's claim and each sigchain link —
+//! directly with kez-core. The evaluation time is pinned.
 //!
 //! Cost is CPU time: each phase runs on one thread, and that thread's CPU time (user and
 //! kernel, `CLOCK_THREAD_CPUTIME_ID`) is what it cost. Wall-clock time is printed beside
 //! it, but on a shared machine it also counts other processes holding the cores and waits for
 //! the disk, which are not the replay's cost. Where there is no per-thread clock, wall-clock
-//! time is used throughout. The median of each and their ratio are printed.
+//! time is used throughout. The median of each and, per layout, the median ratio are
+//! printed.
 //!
 //! ```sh
 //! cargo bench -p kez-id --bench replay
@@ -43,7 +48,7 @@ use kez_core::sigchain::{to_jsonl, Link, LinkBuilder, Op};
 use kez_core::verdict::Outcome;
 use kez_core::{Algorithm, Claim, ClaimBuilder, Identity, SecretKey};
 use kez_id::{ChainSources, Verifier};
-use kez_net::{Bundle, LiveNet, NetConfig, Recorder, ReplayNet};
+use kez_net::{Bundle, Layout, LiveNet, NetConfig, Recorder, ReplayNet};
 use kez_peers::chains::ChainSource;
 use kez_peers::github::GithubPeer;
 use kez_peers::knot::KnotPeer;
@@ -87,7 +92,7 @@ fn key(n: usize) -> SecretKey {
 }
 
 /// Publishes the identities on the peers, records verifying them, writes the bundle.
-fn record(dir: &Path) -> Result<Published, String> {
+fn record(dir: &Path, packed: &Path) -> Result<Published, String> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -188,6 +193,9 @@ fn record(dir: &Path) -> Result<Published, String> {
         evidence: recorder.evidence(),
     };
     bundle.write(dir).map_err(|e| e.to_string())?;
+    bundle
+        .write_as(packed, Layout::Packed)
+        .map_err(|e| e.to_string())?;
     drop((knot, github, chains));
     Ok(Published {
         identities,
@@ -253,10 +261,7 @@ struct ReplayCost {
     verify: Cost,
 }
 
-/// Reads the bundle and verifies every identity from it.
-/// Never inlined, so that a profiler can single it out
-/// (`valgrind --tool=callgrind --toggle-collect='replay::replay*'`).
-#[inline(never)]
+/// Reads the bundle and verifies every identity from it, on a thread of its own.
 fn replay(dir: &Path, published: &Published) -> Result<ReplayCost, String> {
     // One thread, as the signature checks run on one; a fresh thread each time, as in a
     // fresh `kez-verify id --replay` process: kez-core remembers the keys a thread has
@@ -264,15 +269,20 @@ fn replay(dir: &Path, published: &Published) -> Result<ReplayCost, String> {
     // decoding that a real run does.
     std::thread::scope(|scope| {
         scope
-            .spawn(|| {
-                tokio::runtime::Builder::new_current_thread()
-                    .build()
-                    .map_err(|e| e.to_string())?
-                    .block_on(replay_async(dir, published))
-            })
+            .spawn(|| replay_on_this_thread(dir, published))
             .join()
             .map_err(|_| "the replay thread panicked".to_string())?
     })
+}
+
+/// The replay thread's work. Never inlined, so that a profile can single it out: in
+/// `perf record -g --call-graph dwarf`, the samples under `replay::replay_on_this_thread`.
+#[inline(never)]
+fn replay_on_this_thread(dir: &Path, published: &Published) -> Result<ReplayCost, String> {
+    tokio::runtime::Builder::new_current_thread()
+        .build()
+        .map_err(|e| e.to_string())?
+        .block_on(replay_async(dir, published))
 }
 
 async fn replay_async(dir: &Path, published: &Published) -> Result<ReplayCost, String> {
@@ -328,35 +338,100 @@ fn signatures(published: &Published) -> Result<usize, String> {
     Ok(checked)
 }
 
+/// The measurements of one layout across iterations (CPU time, ms).
+#[derive(Default)]
+struct Series {
+    replay: Vec<f64>,
+    read: Vec<f64>,
+    verify: Vec<f64>,
+    ratio: Vec<f64>,
+    verify_ratio: Vec<f64>,
+    wall_ratio: Vec<f64>,
+}
+
+impl Series {
+    /// Adds one replay, against the signature checks of the same iteration.
+    fn push(&mut self, cost: &ReplayCost, sigs: Cost) {
+        let (cpu, wall) = (
+            cost.read.cpu + cost.verify.cpu,
+            cost.read.wall + cost.verify.wall,
+        );
+        self.replay.push(ms(cpu));
+        self.read.push(ms(cost.read.cpu));
+        self.verify.push(ms(cost.verify.cpu));
+        self.ratio.push(cpu.as_secs_f64() / sigs.cpu.as_secs_f64());
+        self.verify_ratio
+            .push(cost.verify.cpu.as_secs_f64() / sigs.cpu.as_secs_f64());
+        self.wall_ratio
+            .push(wall.as_secs_f64() / sigs.wall.as_secs_f64());
+    }
+
+    fn report(self, layout: &str, iterations: usize) {
+        let verdict = |ratio: f64| if ratio <= BOUND { "met" } else { "NOT MET" };
+        let (ratio, verify_ratio) = (median(self.ratio), median(self.verify_ratio));
+        println!("  {layout}:");
+        println!(
+            "    median replay, read + verify     : {:>7.1} ms (read {:.1} + verify {:.1})",
+            median(self.replay),
+            median(self.read),
+            median(self.verify)
+        );
+        println!(
+            "    ratio replay / signatures        : {ratio:>6.3}  (median of {iterations}; bound \
+             {BOUND}: {})",
+            verdict(ratio)
+        );
+        println!(
+            "    ratio, verify only               : {verify_ratio:>6.3}  (bound {BOUND}: {})",
+            verdict(verify_ratio)
+        );
+        println!(
+            "    ratio, wall clock                : {:>6.3}  (for reference: includes waits \
+             for the disk and other processes)",
+            median(self.wall_ratio)
+        );
+    }
+}
+
+/// Files and bytes under `dir`, recursively.
+fn disk_usage(dir: &Path) -> (u64, u64) {
+    let mut total = (0, 0);
+    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            let (files, bytes) = disk_usage(&path);
+            total = (total.0 + files, total.1 + bytes);
+        } else {
+            total = (
+                total.0 + 1,
+                total.1 + entry.metadata().map(|m| m.len()).unwrap_or(0),
+            );
+        }
+    }
+    total
+}
+
 fn run() -> Result<(), String> {
     let started = Instant::now();
     let temp = tempfile::tempdir().map_err(|e| e.to_string())?;
     let dir = temp.path().join("bundle");
-    let published = record(&dir)?;
-    let (files, body_bytes) = std::fs::read_dir(dir.join("bodies"))
-        .map(|d| {
-            d.flatten().fold((0, 0), |(n, bytes), entry| {
-                (
-                    n + 1,
-                    bytes + entry.metadata().map(|m| m.len()).unwrap_or(0),
-                )
-            })
-        })
-        .unwrap_or((0, 0));
-    let index = std::fs::metadata(dir.join("bundle.json"))
-        .map(|m| m.len())
+    let packed = temp.path().join("packed");
+    let published = record(&dir, &packed)?;
+    let exchanges = Bundle::read(&dir)
+        .map(|b| b.evidence.records.len())
         .unwrap_or(0);
+    let (dir_files, dir_bytes) = disk_usage(&dir);
+    let (packed_files, packed_bytes) = disk_usage(&packed);
     println!(
         "replay bench: {} identities ({GITHUB} github, {DNS} dns), each with its own Ed25519 \
-         key and 2-link sigchain; bundle of {} exchanges, bundle.json {} KiB, {files} bodies of \
-         {} KiB; recorded in {:.1} s",
+         key and 2-link sigchain; {exchanges} exchanges and {} bodies, recorded in {:.1} s; \
+         written as format 1 (directory: {dir_files} files, {} KiB) and format 2 (packed: \
+         {packed_files} files, {} KiB)",
         published.identities.len(),
-        Bundle::read(&dir)
-            .map(|b| b.evidence.records.len())
-            .unwrap_or(0),
-        index / 1024,
-        body_bytes / 1024,
-        started.elapsed().as_secs_f64()
+        dir_files.saturating_sub(1),
+        started.elapsed().as_secs_f64(),
+        dir_bytes / 1024,
+        packed_bytes / 1024,
     );
     let clock_kind = if thread_cpu_time().is_some() {
         "CPU time per thread"
@@ -364,82 +439,55 @@ fn run() -> Result<(), String> {
         "wall-clock time (no per-thread CPU clock here)"
     };
     println!("  cost measured as {clock_kind}; wall-clock time in brackets");
-    let (mut replay_ms, mut read_ms, mut verify_ms, mut sigs_ms) =
-        (Vec::new(), Vec::new(), Vec::new(), Vec::new());
-    let (mut ratios, mut verify_ratios, mut wall_ratios) = (Vec::new(), Vec::new(), Vec::new());
+    let (mut directory, mut packed_series) = (Series::default(), Series::default());
+    let mut sigs_ms = Vec::new();
     let mut checked = 0;
     let iterations = iterations();
     for iteration in 0..=iterations {
-        let ReplayCost { read, verify } = replay(&dir, &published)?;
+        let from_directory = replay(&dir, &published)?;
+        let from_packed = replay(&packed, &published)?;
         let clock = Clock::start();
         checked = signatures(&published)?;
         let sigs = clock.cost();
-        let replay_cpu = read.cpu + verify.cpu;
-        let replay_wall = read.wall + verify.wall;
-        let ratio = replay_cpu.as_secs_f64() / sigs.cpu.as_secs_f64();
-        let verify_ratio = verify.cpu.as_secs_f64() / sigs.cpu.as_secs_f64();
-        let wall_ratio = replay_wall.as_secs_f64() / sigs.wall.as_secs_f64();
         let label = if iteration == 0 {
             "warm-up".to_string()
         } else {
             format!("iteration {iteration}")
         };
+        let line = |cost: &ReplayCost| {
+            let (cpu, wall) = (
+                cost.read.cpu + cost.verify.cpu,
+                cost.read.wall + cost.verify.wall,
+            );
+            format!(
+                "{:>6.1} [{:>6.1}] = read {:>5.1} + verify {:>6.1}, ratio {:.3}",
+                ms(cpu),
+                ms(wall),
+                ms(cost.read.cpu),
+                ms(cost.verify.cpu),
+                cpu.as_secs_f64() / sigs.cpu.as_secs_f64()
+            )
+        };
         println!(
-            "  {label:<12} replay {:>6.1} ms [{:>6.1}] = read {:>5.1} [{:>5.1}] + verify {:>6.1} \
-             [{:>6.1}]; signatures alone {:>6.1} ms [{:>6.1}]; ratio {ratio:.3} (verify only \
-             {verify_ratio:.3}) [wall {wall_ratio:.3}]",
-            ms(replay_cpu),
-            ms(replay_wall),
-            ms(read.cpu),
-            ms(read.wall),
-            ms(verify.cpu),
-            ms(verify.wall),
+            "  {label:<12} signatures alone {:>6.1} ms [{:>6.1}]; replay from format 1 {}; \
+             from format 2 {}",
             ms(sigs.cpu),
-            ms(sigs.wall)
+            ms(sigs.wall),
+            line(&from_directory),
+            line(&from_packed)
         );
         if iteration > 0 {
-            replay_ms.push(ms(replay_cpu));
-            read_ms.push(ms(read.cpu));
-            verify_ms.push(ms(verify.cpu));
             sigs_ms.push(ms(sigs.cpu));
-            ratios.push(ratio);
-            verify_ratios.push(verify_ratio);
-            wall_ratios.push(wall_ratio);
+            directory.push(&from_directory, sigs);
+            packed_series.push(&from_packed, sigs);
         }
     }
-    let verdict = |ratio: f64| if ratio <= BOUND { "met" } else { "NOT MET" };
-    let (ratio, verify_ratio) = (median(ratios), median(verify_ratios));
     let n = published.identities.len();
-    println!(
-        "  median replay of {n} identities, read + verify : {:>7.1} ms",
-        median(replay_ms)
-    );
-    println!(
-        "    reading the bundle from disk                   : {:>7.1} ms",
-        median(read_ms)
-    );
-    println!(
-        "    verifying from the read bundle                 : {:>7.1} ms",
-        median(verify_ms)
-    );
     println!(
         "  median {n} key decodings + {checked} signature checks alone : {:>7.1} ms",
         median(sigs_ms)
     );
-    println!(
-        "  ratio replay / signatures, read + verify : {ratio:>6.3}  (median of {iterations}; \
-         bound {BOUND}: {})",
-        verdict(ratio)
-    );
-    println!(
-        "  ratio replay / signatures, verify only   : {verify_ratio:>6.3}  (median of \
-         {iterations}; bound {BOUND}: {})",
-        verdict(verify_ratio)
-    );
-    println!(
-        "  ratio replay / signatures, wall clock    : {:>6.3}  (median of {iterations}; for \
-         reference: includes waits for the disk and other processes)",
-        median(wall_ratios)
-    );
+    directory.report("format 1 (directory: a file per body)", iterations);
+    packed_series.report("format 2 (packed: bodies in one bodies.tar)", iterations);
     Ok(())
 }

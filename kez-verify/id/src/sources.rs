@@ -1,7 +1,7 @@
 //! Sigchain sources (SPEC.md §11.10): local files, HTTP sources and the claim's `chain` hint,
 //! fetched through the [`Net`] and compared as copies of one chain (SPEC.md §7.6).
 
-use kez_channel::{ChannelError, FetchError, FetchErrorKind, HttpRequest, Net};
+use kez_channel::{Bytes, ChannelError, FetchError, FetchErrorKind, HttpRequest, Net};
 use kez_core::sigchain::{self, ChainError, Track, VerifiedChain};
 use kez_core::verdict::ChainEvidence;
 use kez_core::PublicKey;
@@ -100,10 +100,10 @@ impl ChainSources {
         at: u64,
         net: &dyn Net,
     ) -> Result<ChainLookup, ChannelError> {
-        let mut copies: Vec<(String, Vec<u8>)> = self
+        let mut copies: Vec<(String, Bytes)> = self
             .files
             .iter()
-            .map(|f| (f.label.clone(), f.jsonl.clone().into_bytes()))
+            .map(|f| (f.label.clone(), Bytes::from(f.jsonl.clone())))
             .collect();
         let mut notes = Vec::new();
         let mut failure: Option<(String, String)> = None;
@@ -155,8 +155,8 @@ impl ChainSources {
 }
 
 /// Compares the copies (SPEC.md §7.6) and verifies the longest as of `at`.
-fn verify_copies(copies: &[(String, Vec<u8>)], at: u64) -> ChainOutcome {
-    let bytes: Vec<&[u8]> = copies.iter().map(|(_, b)| b.as_slice()).collect();
+fn verify_copies(copies: &[(String, Bytes)], at: u64) -> ChainOutcome {
+    let bytes: Vec<&[u8]> = copies.iter().map(|(_, b)| b.as_ref()).collect();
     if let [only] = bytes.as_slice() {
         // Nothing to compare: verify the one copy once (longest_copy would verify it too,
         // doubling the signature checks of every lookup).
@@ -175,7 +175,7 @@ fn verify_copies(copies: &[(String, Vec<u8>)], at: u64) -> ChainOutcome {
 }
 
 enum Fetched {
-    Copy(Vec<u8>),
+    Copy(Bytes),
     Absent,
     Failed(String),
 }

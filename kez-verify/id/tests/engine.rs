@@ -113,7 +113,7 @@ fn response(url: &str, status: u16, body: &str) -> HttpResponse {
         url: url.into(),
         status,
         headers: Vec::new(),
-        body: body.as_bytes().to_vec(),
+        body: body.as_bytes().to_vec().into(),
         received_at: T0,
     }
 }

@@ -23,7 +23,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::Arc;
 
-use kez_channel::Net;
+use kez_channel::{Bytes, Net};
 use kez_channels::ChannelsConfig;
 use kez_core::verdict::Outcome;
 use kez_id::{ChainSources, IdentityReport, Verifier, VerifyError};
@@ -233,7 +233,7 @@ fn read_bundle(
         if relative == BUNDLE_INDEX {
             index = Some(bytes);
         } else if let Some(name) = relative.strip_prefix(&prefix) {
-            bodies.insert(name.to_string(), bytes.to_vec());
+            bodies.insert(name.to_string(), Bytes::copy_from_slice(bytes));
         }
     }
     let index = index.ok_or_else(|| {

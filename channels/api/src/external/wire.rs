@@ -252,7 +252,7 @@ fn parse_http(value: &Value) -> Result<HttpResponse, String> {
         url: wire.url,
         status: wire.status,
         headers: wire.headers,
-        body,
+        body: body.into(),
         received_at: wire.received_at,
     })
 }
@@ -588,7 +588,7 @@ mod tests {
                 url: "https://a.example/".into(),
                 status: 200,
                 headers: vec![("content-type".into(), "text/plain".into())],
-                body: body.clone(),
+                body: body.clone().into(),
                 received_at: 5,
             }));
             let line = response_value(&outcome).to_string();

@@ -102,7 +102,7 @@ impl Net for FakeNet {
                 url: request.url.clone(),
                 status: *status,
                 headers: vec![],
-                body: body.clone().into_bytes(),
+                body: body.clone().into_bytes().into(),
                 received_at: 0,
             }),
             Some(Err(kind)) => Err(FetchError::new(*kind, &request.url, "scripted failure")),

@@ -198,7 +198,7 @@ impl Http {
                     url: checked.logical.to_string(),
                     status: answer.status,
                     headers,
-                    body: answer.body,
+                    body: answer.body.into(),
                     received_at: now,
                 });
             }

@@ -18,7 +18,7 @@ use kez_core::verdict::Outcome;
 use kez_core::{Identity, PublicKey};
 use kez_id::report::{self, IdentityDocument};
 use kez_id::{ChainFile, ChainSources, GraphReport, IdentityReport, Verifier, VerifyError};
-use kez_net::{Bundle, LiveNet, NetConfig, Recorder, ReplayNet};
+use kez_net::{Bundle, Layout, LiveNet, NetConfig, Recorder, ReplayNet};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{CliError, CliResult, Status};
@@ -47,6 +47,10 @@ pub(crate) struct IdArgs {
     /// Write every fetch to an evidence bundle in DIR (which must not exist).
     #[arg(long, value_name = "DIR", conflicts_with = "replay")]
     record: Option<PathBuf>,
+    /// With --record: write the bundle packed (format 2: the bodies in one bodies.tar
+    /// instead of a file each), for bundles of many bodies.
+    #[arg(long, requires = "record")]
+    pack: bool,
     /// Verify offline from the evidence bundle in DIR; any request it does not hold fails.
     #[arg(long, value_name = "DIR")]
     replay: Option<PathBuf>,
@@ -179,8 +183,13 @@ async fn run_async(ui: &Ui, args: &IdArgs) -> CliResult {
                 .map_err(|e| CliError::Io(format!("cannot record the context: {e}")))?,
             evidence: recorder.evidence(),
         };
+        let layout = if args.pack {
+            Layout::Packed
+        } else {
+            Layout::Directory
+        };
         bundle
-            .write(dir)
+            .write_as(dir, layout)
             .map_err(|e| CliError::Io(format!("--record: {e}")))?;
     }
     output::stdout(rendered.0.as_bytes())?;
