@@ -486,6 +486,60 @@ fn suite_build_reproduces_the_shipped_suite() {
     assert!(again.stderr.contains("exists"), "{}", again.stderr);
 }
 
+#[test]
+fn suite_build_refuses_a_packed_bundle_and_says_how_to_unpack_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let bundle = dir.path().join("packed");
+    fs::create_dir(&bundle).unwrap();
+    let committed = root().join("fixtures/evidence/github-jason");
+    let index = fs::read_to_string(committed.join("bundle.json")).unwrap();
+    fs::write(
+        bundle.join("bundle.json"),
+        index.replacen(
+            "\"kez_evidence_bundle\": 1",
+            "\"kez_evidence_bundle\": 2",
+            1,
+        ),
+    )
+    .unwrap();
+    let tarred = std::process::Command::new("tar")
+        .arg("-cf")
+        .arg(bundle.join("bodies.tar"))
+        .arg("-C")
+        .arg(committed.join("bodies"))
+        .arg(".")
+        .status()
+        .unwrap();
+    assert!(tarred.success());
+    let list = dir.path().join("evidence.json");
+    fs::write(
+        &list,
+        r#"{"cases": [{"id": "packed", "bundle": "packed"}]}"#,
+    )
+    .unwrap();
+    let out = kez(&[
+        "suite",
+        "build",
+        "--from",
+        s(&root().join("fixtures/cases")),
+        "--evidence",
+        s(&list),
+        "--out",
+        s(&dir.path().join("suite")),
+        "--at",
+        FLOOR_AT,
+    ]);
+    out.code(2);
+    assert!(
+        out.stderr
+            .contains("bodies.tar: a packed bundle (format 2)")
+            && out.stderr.contains("tar -xf bodies.tar -C bodies"),
+        "{}",
+        out.stderr
+    );
+    assert!(!dir.path().join("suite").exists());
+}
+
 /// Every file under `dir`, by relative path.
 fn listing(dir: &Path) -> std::collections::BTreeMap<String, Vec<u8>> {
     let mut out = std::collections::BTreeMap::new();

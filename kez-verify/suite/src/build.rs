@@ -500,6 +500,16 @@ impl SuiteBuilder {
             names.insert(entry.file_name().to_string_lossy().into_owned());
         }
         for name in &names {
+            if name == "bodies.tar" {
+                return Err(source(
+                    &from.join(name),
+                    format!(
+                        "a packed bundle (format 2); a suite holds bundles as folders of files \
+                         (format 1): unpack it with `tar -xf bodies.tar -C {BUNDLE_BODIES}` and \
+                         set kez_evidence_bundle to 1 (docs/EVIDENCE.md)"
+                    ),
+                ));
+            }
             if name != BUNDLE_INDEX && name != BUNDLE_BODIES {
                 return Err(source(
                     &from.join(name),
