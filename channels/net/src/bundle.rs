@@ -518,13 +518,14 @@ fn check_bodies(
     bodies: &BTreeMap<String, Bytes>,
 ) -> Result<(), BundleError> {
     for (name, body) in bodies {
-        let path = bodies_dir.join(name);
+        // The path only names the body in an error; most bodies have none.
+        let path = || bodies_dir.join(name);
         if !wanted.contains_key(name.as_str()) {
-            return Err(invalid(&path, "a body no exchange refers to"));
+            return Err(invalid(&path(), "a body no exchange refers to"));
         }
         if body.len() as u64 > MAX_BODY_BYTES {
             return Err(invalid(
-                &path,
+                &path(),
                 format!(
                     "{} bytes, more than the {MAX_BODY_BYTES}-byte limit",
                     body.len()
@@ -533,10 +534,10 @@ fn check_bodies(
         }
         let mut hash = [0u8; 64];
         hex::encode_to_slice(Sha256::digest(body), &mut hash)
-            .map_err(|e| invalid(&path, e.to_string()))?;
+            .map_err(|e| invalid(&path(), e.to_string()))?;
         if hash[..] != *name.as_bytes() {
             return Err(invalid(
-                &path,
+                &path(),
                 format!(
                     "content hash is {}, not the file's name",
                     String::from_utf8_lossy(&hash)
