@@ -198,12 +198,18 @@ fn tar_of(entries: &[(&str, tar::EntryType, &[u8])]) -> Vec<u8> {
     archive.into_inner().unwrap()
 }
 
-#[test]
-fn reading_a_packed_bundle_refuses_bad_archives_and_mixed_layouts() {
+/// A recorded bundle written packed to `p` in a new temporary directory.
+fn written_packed() -> (Bundle, tempfile::TempDir, std::path::PathBuf) {
     let (bundle, _) = record();
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("p");
     bundle.write_as(&path, Layout::Packed).unwrap();
+    (bundle, dir, path)
+}
+
+#[test]
+fn reading_a_packed_bundle_refuses_bad_archives_and_mixed_layouts() {
+    let (bundle, dir, path) = written_packed();
     let tar_path = path.join("bodies.tar");
     let good: Vec<(String, Vec<u8>)> = bundle
         .evidence
@@ -336,10 +342,7 @@ proptest::proptest! {
 fn packed_fixture() -> &'static (Bundle, Vec<u8>, Vec<u8>) {
     static FIXTURE: std::sync::OnceLock<(Bundle, Vec<u8>, Vec<u8>)> = std::sync::OnceLock::new();
     FIXTURE.get_or_init(|| {
-        let (bundle, _) = record();
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("p");
-        bundle.write_as(&path, Layout::Packed).unwrap();
+        let (bundle, _dir, path) = written_packed();
         let index = std::fs::read(path.join("bundle.json")).unwrap();
         let archive = std::fs::read(path.join("bodies.tar")).unwrap();
         (bundle, index, archive)
@@ -348,10 +351,7 @@ fn packed_fixture() -> &'static (Bundle, Vec<u8>, Vec<u8>) {
 
 #[test]
 fn files_in_memory_are_read_as_format_1_only() {
-    let (bundle, _) = record();
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("p");
-    bundle.write_as(&path, Layout::Packed).unwrap();
+    let (bundle, dir, path) = written_packed();
     let index = std::fs::read(path.join("bundle.json")).unwrap();
     let err = Bundle::from_files(&path, &index, bundle.evidence.bodies.clone())
         .unwrap_err()

@@ -445,20 +445,11 @@ fn junit_is_only_for_replay() {
 fn suite_build_reproduces_the_shipped_suite() {
     let dir = tempfile::tempdir().unwrap();
     let out_dir = dir.path().join("floor");
-    let out = kez(&[
-        "suite",
-        "build",
-        "--from",
-        s(&root().join("fixtures/cases")),
-        "--evidence",
-        s(&root().join("fixtures/suites/floor-evidence.json")),
-        "--out",
-        s(&out_dir),
-        "--at",
-        FLOOR_AT,
-        "--sign-key",
-        s(&floor_key_file()),
-    ]);
+    let out = suite_build(
+        &root().join("fixtures/suites/floor-evidence.json"),
+        &out_dir,
+        &["--sign-key", s(&floor_key_file())],
+    );
     out.code(0);
     let built = listing(&out_dir);
     let shipped = listing(&floor());
@@ -517,18 +508,7 @@ fn suite_build_refuses_a_packed_bundle_and_says_how_to_unpack_it() {
         r#"{"cases": [{"id": "packed", "bundle": "packed"}]}"#,
     )
     .unwrap();
-    let out = kez(&[
-        "suite",
-        "build",
-        "--from",
-        s(&root().join("fixtures/cases")),
-        "--evidence",
-        s(&list),
-        "--out",
-        s(&dir.path().join("suite")),
-        "--at",
-        FLOOR_AT,
-    ]);
+    let out = suite_build(&list, &dir.path().join("suite"), &[]);
     out.code(2);
     assert!(
         out.stderr
@@ -538,6 +518,26 @@ fn suite_build_refuses_a_packed_bundle_and_says_how_to_unpack_it() {
         out.stderr
     );
     assert!(!dir.path().join("suite").exists());
+}
+
+/// `kez-verify suite build` of the floor's cases and the evidence cases in `evidence` into
+/// `out`, as of the floor's time, with `extra` arguments.
+fn suite_build(evidence: &Path, out: &Path, extra: &[&str]) -> Out {
+    let cases = root().join("fixtures/cases");
+    let mut args = vec![
+        "suite",
+        "build",
+        "--from",
+        s(&cases),
+        "--evidence",
+        s(evidence),
+        "--out",
+        s(out),
+        "--at",
+        FLOOR_AT,
+    ];
+    args.extend_from_slice(extra);
+    kez(&args)
 }
 
 /// Every file under `dir`, by relative path.
