@@ -773,6 +773,37 @@ proptest! {
         prop_assert_eq!(again.as_ref(), Some(&claim));
     }
 
+    /// SPEC.md §6.5: decoding with detection (`decode_detected`, which parses a Markdown
+    /// document once) finds what `detect` then `decode` find: for every encoding of a claim,
+    /// the same text with a byte changed, and text of any kind, in a fence or not.
+    #[test]
+    fn decoding_with_detection_is_detect_then_decode(
+        spec in claim_spec(),
+        at in any::<proptest::sample::Index>(),
+        mask in 1u8..=255,
+        noise in ".{0,80}",
+    ) {
+        let claim = verifier_claim(&spec)?;
+        let mut inputs = vec![
+            noise.clone().into_bytes(),
+            format!("```kez\n{noise}\n```\n").into_bytes(),
+        ];
+        for enc in Encoding::ALL {
+            let text = encoding::encode(&claim, enc).into_bytes();
+            let mut damaged = text.clone();
+            let i = at.index(damaged.len());
+            damaged[i] ^= mask;
+            inputs.push(text);
+            inputs.push(damaged);
+        }
+        for input in &inputs {
+            let separate = encoding::detect(input)
+                .and_then(|enc| Ok((enc, encoding::decode(input, enc)?)));
+            let together = encoding::decode_detected(input);
+            prop_assert_eq!(format!("{together:?}"), format!("{separate:?}"));
+        }
+    }
+
     /// SPEC.md §4.2, §8.3: a claim signed with either suite verifies under its own key, and
     /// as a verifier parses it, evaluated at its creation time with no chain and its own
     /// subject expected, it is valid.

@@ -158,7 +158,7 @@ impl Verifier {
         known: Option<&KnownChain>,
     ) -> Result<Vec<Verdict>, VerifyError> {
         let bytes = proof.content.as_bytes();
-        let decoded = encoding::detect(bytes).and_then(|enc| encoding::decode(bytes, enc));
+        let decoded = encoding::decode_detected(bytes).map(|(_, claims)| claims);
         let items = match decoded {
             Ok(items) => items,
             Err(e) => {

@@ -439,7 +439,7 @@ impl Suite {
 type Decoded = Result<Vec<Result<Claim, DecodeError>>, DecodeError>;
 
 fn decode_input(input: &[u8]) -> Decoded {
-    let items = encoding::detect(input).and_then(|e| encoding::decode(input, e))?;
+    let (_, items) = encoding::decode_detected(input)?;
     Ok(items.into_iter().map(|located| located.item).collect())
 }
 

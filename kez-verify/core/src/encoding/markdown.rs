@@ -9,7 +9,7 @@
 use pulldown_cmark::{CodeBlockKind, Event, Parser, Tag, TagEnd};
 
 use crate::claim::Claim;
-use crate::encoding::{compact, DecodeError, Located};
+use crate::encoding::{compact, DecodeError, Decoded, Located};
 
 /// Encodes `claim` as a Markdown document of one `kez` fence holding its JCS form.
 pub fn encode(claim: &Claim) -> String {
@@ -47,12 +47,28 @@ pub fn extract(document: &str) -> Vec<Located<String>> {
 
 /// True if `document` holds at least one `kez` fence.
 pub fn has_kez_fence(document: &str) -> bool {
-    (document.contains("```") || document.contains("~~~")) && !extract(document).is_empty()
+    kez_fences(document).is_some()
+}
+
+/// The content of every `kez` fence in `document`, or `None` when it holds none. A document
+/// with no fence marker at all is not parsed.
+pub(crate) fn kez_fences(document: &str) -> Option<Vec<Located<String>>> {
+    if !(document.contains("```") || document.contains("~~~")) {
+        return None;
+    }
+    Some(extract(document)).filter(|blocks| !blocks.is_empty())
 }
 
 /// Decodes every `kez` fence in `document`.
-pub fn decode_all(document: &str) -> Vec<Located<Result<Claim, DecodeError>>> {
-    extract(document)
+pub fn decode_all(document: &str) -> Decoded {
+    decode_blocks(extract(document))
+}
+
+/// Decodes the contents of `kez` fences.
+pub(crate) fn decode_blocks(
+    blocks: Vec<Located<String>>,
+) -> Vec<Located<Result<Claim, DecodeError>>> {
+    blocks
         .into_iter()
         .map(|block| Located {
             line: block.line,

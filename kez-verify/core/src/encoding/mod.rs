@@ -136,12 +136,34 @@ pub fn detect(input: &[u8]) -> Result<Encoding, DecodeError> {
     Err(DecodeError::Unrecognised)
 }
 
+/// The claims found in an input, each with the line it starts at, decoded or not.
+pub type Decoded = Vec<Located<Result<Claim, DecodeError>>>;
+
+/// Detects the encoding of `input` and decodes it: the same as [`detect`] then [`decode`],
+/// except that a Markdown document is parsed once, not once to detect and again to decode.
+pub fn decode_detected(input: &[u8]) -> Result<(Encoding, Decoded), DecodeError> {
+    let text = std::str::from_utf8(input).map_err(|e| DecodeError::Utf8(e.valid_up_to()))?;
+    let trimmed = text.trim_start();
+    let encoding = if trimmed.starts_with('{') {
+        Encoding::Json
+    } else if trimmed.starts_with("kez:") {
+        Encoding::Compact
+    } else {
+        if let Some(blocks) = markdown::kez_fences(text) {
+            return Ok((Encoding::Markdown, markdown::decode_blocks(blocks)));
+        }
+        if trimmed.starts_with('"') || dns_txt::looks_like_zone_line(trimmed) {
+            Encoding::Dns
+        } else {
+            return Err(DecodeError::Unrecognised);
+        }
+    };
+    Ok((encoding, decode(input, encoding)?))
+}
+
 /// Decodes every claim in `input` in the given encoding. JSON and compact inputs hold one
 /// claim; Markdown documents and TXT record sets may hold several, each decoded on its own.
-pub fn decode(
-    input: &[u8],
-    encoding: Encoding,
-) -> Result<Vec<Located<Result<Claim, DecodeError>>>, DecodeError> {
+pub fn decode(input: &[u8], encoding: Encoding) -> Result<Decoded, DecodeError> {
     let text = || std::str::from_utf8(input).map_err(|e| DecodeError::Utf8(e.valid_up_to()));
     match encoding {
         Encoding::Json => Ok(vec![Located {
