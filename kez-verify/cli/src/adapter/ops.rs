@@ -16,7 +16,7 @@
 use std::collections::HashSet;
 
 use kez_core::claim::PROTOCOL_VERSION as SPEC_VERSION;
-use kez_core::encoding::{self, Located};
+use kez_core::encoding::{self, Decoded, Located};
 use kez_core::sigchain::{
     self, Comparison, JsonlLines, Link, LinkBuilder, Op, RevokeTarget, Track,
 };
@@ -118,10 +118,7 @@ fn text(bytes: &[u8]) -> Result<String, OpError> {
 
 /// Every claim in `text`, in the encoding given or the one detected (SPEC.md §6.5); an
 /// input that decodes to nothing is one failed entry at line 1.
-fn decode_all(
-    text: &str,
-    forced: Option<encoding::Encoding>,
-) -> Vec<Located<Result<Claim, DecodeError>>> {
+fn decode_all(text: &str, forced: Option<encoding::Encoding>) -> Decoded {
     let items = match decode_input(text.as_bytes(), forced) {
         Ok((_, items)) => items,
         Err(error) => vec![Located {

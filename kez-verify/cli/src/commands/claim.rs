@@ -6,7 +6,7 @@ use std::path::Path;
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
-use kez_core::encoding::{self, Located};
+use kez_core::encoding::{self, Decoded, Located};
 use kez_core::sigchain::Digest256;
 use kez_core::verdict::{self, InvalidReason};
 use kez_core::{Claim, ClaimBuilder, DecodeError, Encoding, Outcome, Verdict};
@@ -43,16 +43,15 @@ pub(crate) fn run(ui: &Ui, command: ClaimCommand) -> CliResult {
     }
 }
 
-/// Every claim found in `bytes`, in the given encoding or the detected one.
-pub(crate) type Decoded = (Encoding, Vec<Located<Result<Claim, DecodeError>>>);
-
-/// Decodes `bytes` in `forced`, or in the encoding [`encoding::detect`] finds.
-pub(crate) fn decode_input(bytes: &[u8], forced: Option<Encoding>) -> Result<Decoded, DecodeError> {
-    let encoding = match forced {
-        Some(e) => e,
-        None => encoding::detect(bytes)?,
-    };
-    Ok((encoding, encoding::decode(bytes, encoding)?))
+/// Decodes `bytes` in `forced`, or in the encoding it is detected to be in.
+pub(crate) fn decode_input(
+    bytes: &[u8],
+    forced: Option<Encoding>,
+) -> Result<(Encoding, Decoded), DecodeError> {
+    match forced {
+        Some(encoding) => Ok((encoding, encoding::decode(bytes, encoding)?)),
+        None => encoding::decode_detected(bytes),
+    }
 }
 
 /// Reads a file that must hold exactly one well-formed claim, in any encoding.

@@ -12,7 +12,7 @@
 //! Character-strings use RFC 1035 §5.1 quoting: `\"`, `\\` and `\DDD` escapes.
 
 use crate::claim::Claim;
-use crate::encoding::{compact, DecodeError, Located};
+use crate::encoding::{compact, DecodeError, Decoded, Located};
 
 /// The label that holds KEZ records under a domain.
 pub const OWNER_LABEL: &str = "_kez";
@@ -220,9 +220,7 @@ pub fn parse_character_strings(rdata: &str, line: usize) -> Result<Vec<Vec<u8>>,
 }
 
 /// Decodes every KEZ record in a presentation text of one record per line.
-pub fn decode_presentation(
-    text: &str,
-) -> Result<Vec<Located<Result<Claim, DecodeError>>>, DecodeError> {
+pub fn decode_presentation(text: &str) -> Result<Decoded, DecodeError> {
     let mut found = Vec::new();
     for (index, raw) in text.lines().enumerate() {
         let line = index + 1;

@@ -65,9 +65,7 @@ pub fn decode_all(document: &str) -> Decoded {
 }
 
 /// Decodes the contents of `kez` fences.
-pub(crate) fn decode_blocks(
-    blocks: Vec<Located<String>>,
-) -> Vec<Located<Result<Claim, DecodeError>>> {
+pub(crate) fn decode_blocks(blocks: Vec<Located<String>>) -> Decoded {
     blocks
         .into_iter()
         .map(|block| Located {
