@@ -44,6 +44,7 @@ const BODIES_TAR: &str = "bodies.tar";
 
 /// Where a bundle keeps its bodies; the index is `bundle.json` in both.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
 pub enum Layout {
     /// Format 1: `bodies/<sha256 hex>`, one file per body: easy to inspect and to diff.
     #[default]
